@@ -151,10 +151,7 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "<config>") -> S
     }
     topics_reader = reader.table("topics")
     topics = Topics(
-        **{
-            name: topics_reader.string(name, getattr(Topics(), name))
-            for name in Topics.__slots__
-        }
+        **{name: topics_reader.string(name, getattr(Topics(), name)) for name in Topics.__slots__}
     )
     topics_reader.reject_unknown(Topics.__slots__)
     settings = Settings(
@@ -253,4 +250,6 @@ class _Reader:
     def reject_unknown(self, known: Any) -> None:
         unknown = sorted(set(self.raw) - set(known))
         if unknown:
-            raise self.error(unknown[0], f"is not a known setting (known: {', '.join(sorted(known))})")
+            raise self.error(
+                unknown[0], f"is not a known setting (known: {', '.join(sorted(known))})"
+            )

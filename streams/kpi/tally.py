@@ -1,0 +1,116 @@
+"""The tally of one bucket (or of a whole window): a flat list of numbers, and the KPIs of
+DESIGN.md ("Metric definitions") computed from it.
+
+Call outcomes are plain counts and sums. Agent time is kept as the start and end points of
+state spells, not as seconds per bucket, so closing a spell of any length touches two buckets.
+For a window [s, e) and the spells of one kind (busy or idle) with a start or end point in it:
+
+    seconds = sum(ends) - sum(starts) - s * (n_ends - n_starts) + n_open * (e - s)
+
+where `n_open` counts the spells still open at e. (A closed spell that started before s and ends
+in the window contributes end - s; one inside contributes end - start; an open one e - max(start,
+s).) Points are stored relative to their bucket (`rel`) plus `n * bucket` (`nb`, a whole number)
+so that the large epoch values cancel exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from streams.config import QueueSettings
+
+OFFERED = 0
+ANSWERED = 1
+ANSWERED_WITHIN_THRESHOLD = 2
+ABANDONED = 3
+SHORT_ABANDONED = 4
+ABANDONED_WITHIN_THRESHOLD = 5
+HANDLED = 6
+WAIT_SECONDS = 7
+HANDLE_SECONDS = 8
+# Spell points: [n, rel, nb] at each of these offsets.
+BUSY_STARTS = 9
+BUSY_ENDS = 12
+IDLE_STARTS = 15
+IDLE_ENDS = 18
+WIDTH = 21
+
+COUNT_FIELDS = (
+    ("offered", OFFERED),
+    ("answered", ANSWERED),
+    ("answered_within_threshold", ANSWERED_WITHIN_THRESHOLD),
+    ("abandoned", ABANDONED),
+    ("short_abandoned", SHORT_ABANDONED),
+    ("abandoned_within_threshold", ABANDONED_WITHIN_THRESHOLD),
+    ("handled", HANDLED),
+)
+KPI_FIELDS = ("service_level", "asa_seconds", "abandon_rate", "aht_seconds", "occupancy")
+# Busy+idle seconds below this are rounding residue of an empty window, not agent time.
+_NO_TIME = 1e-7
+
+
+def empty() -> list[float]:
+    return [0] * WIDTH
+
+
+def add_into(total: list[float], tally: Sequence[float], sign: int = 1) -> None:
+    for index in range(WIDTH):
+        total[index] += sign * tally[index]
+
+
+def spell_seconds(
+    tally: Sequence[float], starts: int, ends: int, start: int, end: float, open_spells: int
+) -> float:
+    """Seconds of one kind of spell inside [start, end); see the module docstring."""
+    whole = tally[ends + 2] - tally[starts + 2] - start * (tally[ends] - tally[starts])
+    return (tally[ends + 1] - tally[starts + 1]) + whole + open_spells * (end - start)
+
+
+def occupancy(
+    tally: Sequence[float], start: int, end: float, busy_open: int, idle_open: int
+) -> float | None:
+    busy = max(0.0, spell_seconds(tally, BUSY_STARTS, BUSY_ENDS, start, end, busy_open))
+    idle = max(0.0, spell_seconds(tally, IDLE_STARTS, IDLE_ENDS, start, end, idle_open))
+    if busy + idle < _NO_TIME:
+        return None
+    return busy / (busy + idle)
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def queue_window(
+    tally: Sequence[float],
+    settings: QueueSettings,
+    start: int,
+    end: float,
+    busy_open: int,
+    idle_open: int,
+) -> dict[str, Any]:
+    """One window object of a queue's snapshot."""
+    result: dict[str, Any] = {name: int(tally[index]) for name, index in COUNT_FIELDS}
+    answered = tally[ANSWERED]
+    abandoned = tally[ABANDONED]
+    short = tally[SHORT_ABANDONED]
+    within = tally[ANSWERED_WITHIN_THRESHOLD]
+    formula = settings.service_level_formula
+    if formula == "offered":
+        service_level = _ratio(within, answered + abandoned - short)
+    elif formula == "answered":
+        service_level = _ratio(within, answered)
+    else:  # "removed"
+        service_level = _ratio(within + tally[ABANDONED_WITHIN_THRESHOLD], answered + abandoned)
+    result["service_level"] = service_level
+    result["asa_seconds"] = _ratio(tally[WAIT_SECONDS], answered)
+    result["abandon_rate"] = _ratio(abandoned - short, answered + abandoned - short)
+    result["aht_seconds"] = _ratio(tally[HANDLE_SECONDS], tally[HANDLED])
+    result["occupancy"] = occupancy(tally, start, end, busy_open, idle_open)
+    return result
+
+
+def team_window(
+    tally: Sequence[float], start: int, end: float, busy_open: int, idle_open: int
+) -> dict[str, Any]:
+    return {"occupancy": occupancy(tally, start, end, busy_open, idle_open)}
