@@ -110,7 +110,9 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "<config>") -> S
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise reader.error("timezone", f"unknown time zone {timezone!r} (use e.g. 'Europe/Paris')")
+        raise reader.error(
+            "timezone", f"unknown time zone {timezone!r} (use e.g. 'Europe/Paris')"
+        ) from None
     windows = reader.string_list("windows", base.windows)
     if not windows:
         raise reader.error("windows", "needs at least one rolling window, e.g. ['15m']")
@@ -131,8 +133,8 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "<config>") -> S
             raise reader.error(
                 "windows", f"{name!r} is not a whole number of buckets of {bucket_seconds} s"
             )
-    if len(set(windows)) != len(windows):
-        raise reader.error("windows", "lists a window twice")
+    if len({parse_duration(name) for name in windows}) != len(windows):
+        raise reader.error("windows", "lists the same window length twice")
     interval_minutes = reader.integer("interval_minutes", base.interval_minutes)
     if 1440 % interval_minutes or (interval_minutes * 60) % bucket_seconds:
         raise reader.error(
@@ -147,7 +149,8 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "<config>") -> S
     defaults = _queue_settings(reader.table("defaults"), QueueSettings())
     queues_reader = reader.table("queues")
     queues = {
-        name: _queue_settings(queues_reader.table(name), defaults) for name in queues_reader.keys()
+        name: _queue_settings(queues_reader.table(name), defaults)
+        for name in queues_reader.keys()  # noqa: SIM118 - _Reader, not a dict
     }
     topics_reader = reader.table("topics")
     topics = Topics(

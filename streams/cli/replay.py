@@ -37,7 +37,9 @@ def parse_at(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"--at {text!r} is not an ISO-8601 time like 2026-11-23T10:00:00Z")
+        raise UserError(
+            f"--at {text!r} is not an ISO-8601 time like 2026-11-23T10:00:00Z"
+        ) from None
     if moment.tzinfo is None:
         raise UserError(f"--at {text!r} has no UTC offset (add 'Z' or '+01:00')")
     return moment.timestamp()
