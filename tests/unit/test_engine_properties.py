@@ -1,0 +1,266 @@
+"""Property tests: the engine's replay equals the brute-force reference on random streams.
+
+Streams mix calls (offer / answer / abandon / wrap-up, transfer legs), agent states, exact
+duplicates and reused ids, disorder inside (and sometimes beyond) the lateness bound, bad lines,
+epoch and ISO timestamps, around DST changes and local midnights in non-UTC zones, with random
+valid configurations. Floats must agree to 1e-6; ints and nulls exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import reference
+
+from streams.config import Settings, parse_duration, settings_from_mapping
+from streams.replay import replay_lines
+
+settings.register_profile(
+    "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("CCPULSE_HYPOTHESIS_PROFILE", "ci"))
+
+QUEUES = ("sales", "vip", "support")
+AGENTS = ("a1", "a2", "a3", "a4")
+STATES = ("logged_out", "available", "on_call", "wrap_up", "not_ready")
+WINDOW_CHOICES = ("45s", "90s", "1m", "2m", "5m", "15m", "30m", "60m")
+
+
+def utc(*parts: int) -> float:
+    return datetime(*parts, tzinfo=UTC).timestamp()
+
+
+# Moments worth straddling: DST changes (both directions, both zones) and local midnights.
+ANCHORS = (
+    ("Europe/Paris", utc(2026, 3, 29, 1)),  # 02:00 CET -> 03:00 CEST
+    ("Europe/Paris", utc(2026, 10, 25, 1)),  # 03:00 CEST -> 02:00 CET
+    ("Europe/Paris", utc(2026, 11, 22, 23)),  # local midnight
+    ("America/New_York", utc(2026, 3, 8, 7)),  # 02:00 EST -> 03:00 EDT
+    ("America/New_York", utc(2026, 11, 1, 6)),  # 02:00 EDT -> 01:00 EST
+    ("America/New_York", utc(2026, 11, 23, 5)),  # local midnight
+    ("UTC", utc(2026, 11, 23, 0)),
+    ("UTC", utc(2026, 11, 23, 9, 30)),
+)
+OFFSETS = ("Z", "+00:00", "+02:00", "-05:00", "+05:30")
+SPAN_STEPS = 480  # events within 480 * 5 s = 40 min around the anchor
+BAD_LINES = (
+    b"not json at all",
+    b"[1, 2, 3]",
+    b'"a string"',
+    b"\xff\xfe garbage bytes",
+    b'{"type": "call.teleported", "event_id": "b1", "ts": 0, "call_id": "x", "queue": "q"}',
+    b'{"type": "call.offered", "ts": 0, "call_id": "x", "queue": "sales"}',
+    b'{"type": "call.offered", "event_id": "b3", "call_id": "x", "queue": "sales"}',
+    b'{"type": "call.offered", "event_id": "b4", "ts": "yesterday", "call_id": "x", '
+    b'"queue": "sales"}',
+    b'{"type": "call.offered", "event_id": "b5", "ts": "2026-11-23T09:00:00", "call_id": "x", '
+    b'"queue": "sales"}',
+    b'{"type": "call.offered", "event_id": "", "ts": 0, "call_id": "x", "queue": "sales"}',
+    b'{"type": "call.offered", "event_id": "b6", "ts": 0, "call_id": "x", "queue": ""}',
+    b'{"type": "call.offered", "event_id": "b7", "ts": true, "call_id": "x", "queue": "sales"}',
+    b'{"type": "call.answered", "event_id": "b8", "ts": 0, "call_id": "x", "queue": "sales", '
+    b'"agent_id": "a1", "wait_seconds": -1}',
+    b'{"type": "call.answered", "event_id": "b9", "ts": 0, "call_id": "x", "queue": "sales", '
+    b'"agent_id": "a1", "wait_seconds": true}',
+    b'{"type": "call.abandoned", "event_id": "b10", "ts": 0, "call_id": "x", "queue": "sales", '
+    b'"wait_seconds": "3"}',
+    b'{"type": "call.wrapup", "event_id": "b11", "ts": 0, "call_id": "x", "queue": "sales", '
+    b'"agent_id": "a1", "talk_seconds": 3}',
+    b'{"type": "agent.state", "event_id": "b12", "ts": 0, "agent_id": "a1", '
+    b'"state": "available", "queues": []}',
+    b'{"type": "agent.state", "event_id": "b13", "ts": 0, "agent_id": "a1", '
+    b'"state": "napping", "queues": ["sales"]}',
+    b'{"type": "agent.state", "event_id": "b14", "ts": 0, "agent_id": "a1", '
+    b'"state": "available", "queues": "sales"}',
+)
+
+
+@st.composite
+def configs(draw: st.DrawFn, zone: str) -> Settings:
+    bucket = draw(st.sampled_from((5, 10, 15, 30, 60)))
+    choices = [name for name in WINDOW_CHOICES if parse_duration(name) % bucket == 0]
+    windows = draw(st.lists(st.sampled_from(choices), min_size=1, max_size=3, unique=True))
+
+    def rules() -> dict[str, Any]:
+        return {
+            "service_level_formula": draw(st.sampled_from(("offered", "answered", "removed"))),
+            "service_level_threshold_seconds": draw(st.sampled_from((5, 10, 20))),
+            "short_abandon_seconds": draw(st.sampled_from((0, 3, 5))),
+        }
+
+    raw = {
+        "timezone": draw(st.sampled_from((zone, zone, "UTC"))),
+        "windows": windows,
+        "interval_minutes": draw(st.sampled_from((15, 30, 60))),
+        "bucket_seconds": bucket,
+        "allowed_lateness_seconds": draw(st.sampled_from((30, 120, 300))),
+        "max_wait_seconds": draw(st.sampled_from((60, 300, 14400))),
+        "defaults": rules(),
+        "queues": {"vip": rules()},
+    }
+    return settings_from_mapping(raw, source="<hypothesis>")
+
+
+def render_ts(ts: float, offset: str | None) -> float | str:
+    if offset is None:
+        return ts
+    if offset == "Z":
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    return datetime.fromtimestamp(ts, zone).isoformat()
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
+    zone, anchor = draw(st.sampled_from(ANCHORS))
+    config = draw(configs(zone))
+    base = anchor - SPAN_STEPS * 5 / 2
+    fraction = st.sampled_from((0.0, 0.0, 0.0, 0.5, 0.25))
+
+    def moment() -> float:
+        return base + draw(st.integers(0, SPAN_STEPS)) * 5 + draw(fraction)
+
+    events: list[dict[str, Any]] = []  # each: body (with numeric ts) for one accepted candidate
+    counter = iter(range(10**6))
+
+    def add(kind: str, ts: float, **fields: Any) -> None:
+        events.append({"type": kind, "event_id": f"e{next(counter)}", "ts": ts, **fields})
+
+    legs = draw(
+        st.lists(st.tuples(st.sampled_from(QUEUES), st.integers(0, 7)), max_size=14, unique=True)
+    )
+    waits = st.sampled_from((0, 2.5, 3, 5, 9.5, 10, 15, 20, 20.5, 45, 90, 400))
+    for queue, call in legs:
+        call_id = f"c{call}"
+        offered_at = moment()
+        add("call.offered", offered_at, call_id=call_id, queue=queue)
+        outcome = draw(st.sampled_from(("waiting", "answered", "abandoned")))
+        if outcome == "waiting":
+            continue
+        wait = draw(waits)
+        add(
+            f"call.{outcome}",
+            offered_at + wait,
+            call_id=call_id,
+            queue=queue,
+            wait_seconds=wait,
+            **({"agent_id": draw(st.sampled_from(AGENTS))} if outcome == "answered" else {}),
+        )
+        if outcome == "answered" and draw(st.booleans()):
+            talk, acw = draw(st.sampled_from((30, 95.5, 300))), draw(st.sampled_from((0, 20)))
+            hold = draw(st.sampled_from((None, 0, 12)))
+            fields: dict[str, Any] = {"talk_seconds": talk, "acw_seconds": acw}
+            if hold is not None:
+                fields["hold_seconds"] = hold
+            add(
+                "call.wrapup",
+                offered_at + wait + talk + acw + (hold or 0),
+                call_id=call_id,
+                queue=queue,
+                agent_id=draw(st.sampled_from(AGENTS)),
+                **fields,
+            )
+
+    for agent in draw(st.lists(st.sampled_from(AGENTS), max_size=4, unique=True)):
+        team = draw(st.sampled_from((None, "t1", "t2")))
+        times = sorted(draw(st.lists(st.integers(0, SPAN_STEPS), min_size=1, max_size=6)))
+        for step in times:
+            state = draw(st.sampled_from(STATES))
+            queues = draw(st.lists(st.sampled_from(QUEUES), min_size=1, max_size=3, unique=True))
+            if state == "logged_out" and draw(st.booleans()):
+                queues = []
+            fields = {"agent_id": agent, "state": state, "queues": queues}
+            if team is not None or draw(st.booleans()):
+                fields["team"] = team or "default"
+            if state == "not_ready" and draw(st.booleans()):
+                fields["reason"] = "lunch"
+            add("agent.state", base + step * 5 + draw(fraction), **fields)
+
+    if not events:
+        add("call.offered", moment(), call_id="c0", queue="sales")
+
+    # Arrival order: by ts plus a delay within the lateness bound, a few far beyond it.
+    lateness = config.allowed_lateness_seconds
+
+    def delay() -> float:
+        if draw(st.integers(0, 9)) == 0:
+            return lateness * draw(st.sampled_from((1.5, 4.0)))
+        return draw(st.sampled_from((0.0, 0.0, 5.0, lateness / 2, lateness * 0.9)))
+
+    keyed = [(event["ts"] + delay(), index, event) for index, event in enumerate(events)]
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    ordered = [event for _, _, event in keyed]
+
+    # Exact duplicates, re-used ids on other events, and bad lines at random later positions.
+    for _ in range(draw(st.integers(0, 4))):
+        source = draw(st.integers(0, len(ordered) - 1))
+        target = draw(st.integers(source + 1, len(ordered)))
+        ordered.insert(target, copy.deepcopy(ordered[source]))
+    if draw(st.integers(0, 3)) == 0 and len(ordered) >= 2:
+        source = draw(st.integers(0, len(ordered) - 2))
+        # A different event (its own new leg) re-using an earlier event's id.
+        clash = {
+            "type": "call.offered",
+            "event_id": ordered[source]["event_id"],
+            "ts": ordered[draw(st.integers(source + 1, len(ordered) - 1))]["ts"],
+            "call_id": "clash",
+            "queue": draw(st.sampled_from(QUEUES)),
+        }
+        ordered.insert(draw(st.integers(source + 1, len(ordered))), clash)
+
+    lines: list[bytes] = []
+    for item in ordered:
+        offset = draw(st.sampled_from((None, None, *OFFSETS)))
+        body = {**item, "ts": render_ts(item["ts"], offset)}
+        lines.append(json.dumps(body).encode())
+    for _ in range(draw(st.integers(0, 3))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(BAD_LINES)))
+
+    at = None
+    if draw(st.booleans()):
+        step = config.bucket_seconds
+        at = base + draw(st.integers(1, (SPAN_STEPS * 5 + 600) // step)) * step
+    return lines, config, at
+
+
+def describe(lines: list[bytes], config: Settings, at: float | None) -> None:
+    note(f"settings: {config}")
+    note(f"at: {at}")
+    note("lines:\n" + "\n".join(line.decode("utf-8", "replace") for line in lines))
+
+
+@given(scenarios())
+def test_replay_matches_reference(scenario: tuple[list[bytes], Settings, float | None]) -> None:
+    lines, config, at = scenario
+    describe(lines, config, at)
+    expected, admission = reference.replay(lines, config, at)
+    result = replay_lines(lines, config, at)
+    for reason in admission.rejected:
+        event(f"rejected {reason}")
+    event(f"duplicates: {min(admission.duplicates, 2)}")
+    event(f"with --at: {at is not None}")
+    queues = expected["queues"].values()
+    event(f"calls waiting: {any(q['calls_waiting'] for q in queues)}")
+    event(f"occupancy known: {any(q['windows']['today']['occupancy'] is not None for q in queues)}")
+    problems = reference.differences(expected, result.snapshot)
+    assert not problems, "\n".join(problems)
+    assert result.rejected == {k: v for k, v in admission.rejected.items() if v}
+    assert result.ignored_after_at == admission.ignored_after_at
+    for reason, numbers in result.rejected_lines.items():
+        assert numbers, reason
+        assert list(numbers) == admission.rejected_lines[reason][: len(numbers)], reason
