@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,14 +51,11 @@ ABSENT = "absent"  # scope update: the agent no longer serves this queue / belon
 QUEUE_SCOPE = "q"
 TEAM_SCOPE = "t"
 WAITING, RESOLVED = 0, 1
-_SPELL_POINTS = {
-    ON_CALL: (T.BUSY_STARTS, T.BUSY_ENDS),
-    WRAP_UP: (T.BUSY_STARTS, T.BUSY_ENDS),
-    AVAILABLE: (T.IDLE_STARTS, T.IDLE_ENDS),
-}
+_SPELL_STARTS = {ON_CALL: T.BUSY_STARTS, WRAP_UP: T.BUSY_STARTS, AVAILABLE: T.IDLE_STARTS}
+_SPELL_ENDS = {ON_CALL: T.BUSY_ENDS, WRAP_UP: T.BUSY_ENDS, AVAILABLE: T.IDLE_ENDS}
 _SCOPE_STATES = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
 # Expiry heap entry kinds.
-_SLIDE, _SEEN, _LEG, _PERIOD = 0, 1, 2, 3
+_SLIDE, _LEG, _PERIOD = 0, 2, 3
 _PERIOD_GRACE = 3600 + 1  # keep an interval/day tally a DST hour past its nominal end
 
 
@@ -89,18 +86,33 @@ class EventStats:
         }
 
 
-@dataclass(slots=True)
 class Outcome:
-    status: str  # "accepted" | "duplicate" | "rejected" | "ignored"
-    reason: str | None = None
-    detail: str = ""
-    event_type: str | None = None
-    event: Event | None = None
-    scope_updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """What became of one input: `status` is "accepted", "duplicate" or "rejected"."""
+
+    __slots__ = ("detail", "event", "event_type", "reason", "scope_updates", "status")
+
+    def __init__(
+        self,
+        status: str,
+        reason: str | None = None,
+        detail: str = "",
+        event_type: str | None = None,
+        event: Event | None = None,
+        scope_updates: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.event_type = event_type
+        self.event = event
+        self.scope_updates = scope_updates if scope_updates is not None else []
 
     @property
     def accepted(self) -> bool:
         return self.status == "accepted"
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.status!r}, {self.reason!r}, {self.detail!r}, {self.event_type!r})"
 
 
 class _Rolling:
@@ -118,6 +130,9 @@ class _Derived:
 
     def __init__(self) -> None:
         self.expiry: list[tuple] = []
+        # Accepted ids in arrival order (nearly time order): a deque is cheaper than the heap,
+        # and an id evicted a little late is harmless (duplicate checks look at its ts).
+        self.seen_order: deque[tuple[float, str]] = deque()
         self.rolling: dict[str, _Rolling] = {}
         self.agent_counts: dict[str, Counter] = {}
         self.waiting: dict[str, dict[str, float]] = {}
@@ -139,22 +154,41 @@ class Engine:
         self.now = -math.inf
         self.max_ts = -math.inf
         self._derived: _Derived | None = None
+        # Tally changes of the current batch by (scope, bucket); folded into the mappings once
+        # per key by flush(), which every public mutating call ends with.
+        self._pending: dict[tuple[str, int], list] = {}
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
         """Decode, admit and apply one message; agent states are routed in-process."""
         return self.process(decode_event(raw), now)
 
+    def ingest_many(self, raws: Iterable[bytes | str], now: float | None = None) -> list[Outcome]:
+        return self.process_many([decode_event(raw) for raw in raws], now)
+
     def process(self, item: Event | Rejection, now: float | None = None) -> Outcome:
+        outcome = self._process_one(item, now)
+        self.flush()
+        return outcome
+
+    def process_many(
+        self, items: Iterable[Event | Rejection], now: float | None = None
+    ) -> list[Outcome]:
+        """Like `process` for each item in order; tallies are folded once at the end."""
+        outcomes = [self._process_one(item, now) for item in items]
+        self.flush()
+        return outcomes
+
+    def _process_one(self, item: Event | Rejection, now: float | None) -> Outcome:
         outcome = self._admit(item, now)
-        if outcome.accepted:
+        if outcome.status == "accepted":
             event = outcome.event
-            if isinstance(event, CallEvent):
+            if event.__class__ is CallEvent:
                 self._apply_call(event)
             else:
-                for _, update in outcome.scope_updates:
-                    self._apply_update(update)
-                outcome.scope_updates = []
+                agent_id, ts = event.agent_id, event.ts
+                for scope_kind, name, scope_state in self._route(event):
+                    self._apply_spell(scope_kind + SEP + name, agent_id, scope_state, ts)
         return outcome
 
     def route_agent_state(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -164,44 +198,81 @@ class Engine:
             return self._reject(
                 INVALID_FIELD, f"{item.type} sent to the agent-state path", item.type
             )
-        return self._admit(item, now)
+        outcome = self._admit(item, now)
+        if outcome.status == "accepted":
+            event = outcome.event
+            outcome.scope_updates = [
+                (
+                    name,
+                    {
+                        "scope": scope_kind,
+                        "name": name,
+                        "agent_id": event.agent_id,
+                        "state": state,
+                        "ts": event.ts,
+                        "event_id": event.event_id,
+                    },
+                )
+                for scope_kind, name, state in self._route(event)
+            ]
+        self.flush()
+        return outcome
 
     def apply_scope_update(self, update: dict[str, Any], now: float | None = None) -> Outcome:
         """Apply a routed agent-state update on the partition of its queue or team."""
+        return self.apply_scope_updates([update], now)[0]
+
+    def apply_scope_updates(
+        self, updates: Iterable[dict[str, Any]], now: float | None = None
+    ) -> list[Outcome]:
         if now is not None:
             self._advance(now)
-        try:
-            applied = self._apply_update(update)
-        except (KeyError, TypeError, ValueError) as error:
-            return self._reject(INVALID_FIELD, f"malformed scope update: {error!r}", AGENT_STATE)
-        self._expire()
-        return Outcome("accepted" if applied else "duplicate", event_type=AGENT_STATE)
+        outcomes = []
+        for update in updates:
+            try:
+                applied = self._apply_update(update)
+            except (KeyError, TypeError, ValueError) as error:
+                outcomes.append(
+                    self._reject(INVALID_FIELD, f"malformed scope update: {error!r}", AGENT_STATE)
+                )
+                continue
+            outcomes.append(Outcome("accepted" if applied else "duplicate", event_type=AGENT_STATE))
+        self.flush()
+        return outcomes
 
     def _admit(self, item: Event | Rejection, now: float | None) -> Outcome:
-        if isinstance(item, Rejection):
+        """The time-dependent checks of DESIGN.md, in its order: future, duplicate, late,
+        out_of_order. An accepted event is recorded as seen and advances `now`."""
+        if item.__class__ is Rejection:
             return self._reject(item.reason, item.detail, item.event_type)
         ts = item.ts
         if now is not None:
-            if ts > now + self.settings.max_future_seconds:
+            limit = self.settings.max_future_seconds
+            if ts > now + limit:
                 return self._reject(
                     FUTURE,
-                    f"ts is {ts - now:.0f} s ahead of the clock (max "
-                    f"max_future_seconds={self.settings.max_future_seconds:g})",
+                    f"ts is {ts - now:.0f} s ahead of the clock (max_future_seconds={limit:g})",
                     item.type,
                 )
-            self._advance(now)
-        derived = self._index()
-        if item.event_id in self.state.seen:
+            if now > self.now:
+                self.now = now
+        derived = self._derived or self._index()
+        seen = self.state.seen
+        event_id = item.event_id
+        horizon = self.now - self._lateness
+        # An id older than the lateness horizon counts as forgotten even before it is evicted,
+        # so the outcome never depends on when eviction runs.
+        prior = seen.get(event_id)
+        if prior is not None and prior[0] >= horizon:
             self.stats.duplicates += 1
-            return Outcome("duplicate", event_type=item.type, event=item)
-        if ts < self.now - self._lateness:
+            return Outcome("duplicate", None, "", item.type, item)
+        if ts < horizon:
             return self._reject(
                 LATE,
                 f"ts is {self.now - ts:.0f} s old (allowed_lateness_seconds={self._lateness:g})",
                 item.type,
             )
-        updates: list[tuple[str, dict[str, Any]]] = []
-        if isinstance(item, AgentStateEvent):
+        if item.__class__ is AgentStateEvent:
             latest = self.state.router.get(item.agent_id)
             if latest is not None and ts < latest[0]:
                 return self._reject(
@@ -209,20 +280,16 @@ class Engine:
                     f"agent {item.agent_id!r} already has a state at a later ts",
                     item.type,
                 )
-            updates = self._route(item, latest)
-        self.state.seen[item.event_id] = [ts]
-        heapq.heappush(derived.expiry, (ts + self._lateness, _SEEN, item.event_id, ts))
+        seen[event_id] = [ts]
+        derived.seen_order.append((ts, event_id))
         if ts > self.max_ts:
             self.max_ts = ts
-        if now is None:
-            self._advance(ts)
+            if now is None:
+                self.now = ts
         stats = self.stats
         stats.accepted += 1
         stats.by_type[item.type] += 1
-        if stats.last_event_ts is None or ts > stats.last_event_ts:
-            stats.last_event_ts = ts
-        self._expire()
-        return Outcome("accepted", event_type=item.type, event=item, scope_updates=updates)
+        return Outcome("accepted", None, "", item.type, item)
 
     def _reject(self, reason: str, detail: str, event_type: str | None) -> Outcome:
         self.stats.rejected[reason] += 1
@@ -240,90 +307,92 @@ class Engine:
         totals = self.stats.calls.get(queue)
         if totals is None:
             totals = self.stats.calls[queue] = CallTotals()
+        delta = self._delta(scope, event.ts)
         kind = event.type
         if kind == CALL_OFFERED:
             totals.offered += 1
+            delta[T.OFFERED] += 1
             self._offer_leg(queue, event.call_id, event.ts)
-            updates: tuple = ((T.OFFERED, 1),)
         elif kind == CALL_ANSWERED:
             wait = event.wait_seconds
-            within = int(wait <= self.settings.for_queue(queue).service_level_threshold_seconds)
+            within = wait <= self.settings.for_queue(queue).service_level_threshold_seconds
             totals.answered += 1
             totals.answered_within_threshold += within
+            delta[T.ANSWERED] += 1
+            delta[T.ANSWERED_WITHIN_THRESHOLD] += within
+            delta[T.WAIT_SECONDS] += wait
             self._resolve_leg(queue, event.call_id, event.ts)
-            updates = (
-                (T.ANSWERED, 1),
-                (T.ANSWERED_WITHIN_THRESHOLD, within),
-                (T.WAIT_SECONDS, wait),
-            )
         elif kind == CALL_ABANDONED:
             wait = event.wait_seconds
             queue_settings = self.settings.for_queue(queue)
             totals.abandoned += 1
-            self._resolve_leg(queue, event.call_id, event.ts)
-            updates = (
-                (T.ABANDONED, 1),
-                (T.SHORT_ABANDONED, int(wait < queue_settings.short_abandon_seconds)),
-                (
-                    T.ABANDONED_WITHIN_THRESHOLD,
-                    int(wait <= queue_settings.service_level_threshold_seconds),
-                ),
+            delta[T.ABANDONED] += 1
+            delta[T.SHORT_ABANDONED] += wait < queue_settings.short_abandon_seconds
+            delta[T.ABANDONED_WITHIN_THRESHOLD] += (
+                wait <= queue_settings.service_level_threshold_seconds
             )
+            self._resolve_leg(queue, event.call_id, event.ts)
         else:  # call.wrapup
-            updates = ((T.HANDLED, 1), (T.HANDLE_SECONDS, event.handle_seconds))
-        self._tally(scope, self.grid.bucket_of(event.ts), updates)
+            delta[T.HANDLED] += 1
+            delta[T.HANDLE_SECONDS] += event.handle_seconds
+
+    def _delta(self, scope: str, ts: float) -> list:
+        """The pending tally change of the bucket holding `ts` (folded by flush())."""
+        size = self.settings.bucket_seconds
+        key = (scope, int(ts // size) * size)
+        delta = self._pending.get(key)
+        if delta is None:
+            delta = self._pending[key] = T.empty()
+        return delta
+
+    # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
+    # counts as gone even before it is evicted, so results never depend on eviction timing.
+    def _live_leg(self, key: str) -> list | None:
+        leg = self.state.legs.get(key)
+        if leg is None:
+            return None
+        horizon = self._max_wait if leg[0] == WAITING else self._lateness
+        return leg if leg[1] >= self.now - horizon else None
 
     def _offer_leg(self, queue: str, call_id: str, ts: float) -> None:
         key = queue + SEP + call_id
-        legs = self.state.legs
-        leg = legs.get(key)
+        leg = self._live_leg(key)
         if leg is not None and leg[0] == RESOLVED:
-            del legs[key]  # its answer or abandon arrived first
+            del self.state.legs[key]  # its answer or abandon arrived first
             return
         if leg is not None and leg[1] <= ts:
             return
-        legs[key] = [WAITING, ts]
+        self.state.legs[key] = [WAITING, ts]
         derived = self._index()
         derived.waiting.setdefault(queue, {})[call_id] = ts
-        heapq.heappush(derived.expiry, (ts + self._max_wait, _LEG, key, ts))
+        heapq.heappush(derived.expiry, (ts + self._max_wait, _LEG, key, ts, WAITING))
 
     def _resolve_leg(self, queue: str, call_id: str, ts: float) -> None:
         key = queue + SEP + call_id
-        legs = self.state.legs
-        leg = legs.get(key)
+        leg = self._live_leg(key)
         if leg is None:
-            legs[key] = [RESOLVED, ts]
-            heapq.heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts))
+            self._index().waiting.get(queue, {}).pop(call_id, None)
+            self.state.legs[key] = [RESOLVED, ts]
+            heapq.heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
         elif leg[0] == WAITING:
-            del legs[key]
+            del self.state.legs[key]
             self._index().waiting[queue].pop(call_id, None)
 
     # ----------------------------------------------------------------------------- agent states
-    def _route(self, event: AgentStateEvent, latest: list | None) -> list[tuple[str, dict]]:
-        old_queues = latest[2] if latest is not None else ()
-        old_team = latest[3] if latest is not None else None
-        targets = [
-            (QUEUE_SCOPE, queue, ABSENT) for queue in old_queues if queue not in event.queues
-        ]
-        targets += [(QUEUE_SCOPE, queue, event.state) for queue in event.queues]
-        if old_team is not None and old_team != event.team:
-            targets.append((TEAM_SCOPE, old_team, ABSENT))
+    def _route(self, event: AgentStateEvent) -> list[tuple[str, str, str]]:
+        """(scope kind, name, state) for every queue and team this state event concerns:
+        its own, and those the agent leaves (state ABSENT)."""
+        router = self.state.router
+        latest = router.get(event.agent_id)
+        queues = event.queues
+        targets = [(QUEUE_SCOPE, queue, event.state) for queue in queues]
+        if latest is not None:
+            targets += [(QUEUE_SCOPE, queue, ABSENT) for queue in latest[2] if queue not in queues]
+            if latest[3] != event.team:
+                targets.append((TEAM_SCOPE, latest[3], ABSENT))
         targets.append((TEAM_SCOPE, event.team, event.state))
-        self.state.router[event.agent_id] = [event.ts, event.state, list(event.queues), event.team]
-        return [
-            (
-                name,
-                {
-                    "scope": scope,
-                    "name": name,
-                    "agent_id": event.agent_id,
-                    "state": state,
-                    "ts": event.ts,
-                    "event_id": event.event_id,
-                },
-            )
-            for scope, name, state in targets
-        ]
+        router[event.agent_id] = [event.ts, event.state, list(queues), event.team]
+        return targets
 
     def _apply_update(self, update: dict[str, Any]) -> bool:
         scope_kind, name, agent_id = update["scope"], update["name"], update["agent_id"]
@@ -332,25 +401,46 @@ class Engine:
             state != ABSENT and state not in _SCOPE_STATES
         ):
             raise ValueError(f"scope {scope_kind!r} / state {state!r}")
-        scope = scope_kind + SEP + name
+        return self._apply_spell(scope_kind + SEP + name, str(agent_id), state, ts)
+
+    def _apply_spell(self, scope: str, agent_id: str, state: str, ts: float) -> bool:
+        """The agent is in `state` in this scope from `ts` on: close its previous spell there
+        and open the next. Idempotent: a redelivered or older update changes nothing."""
         key = scope + SEP + agent_id
         agents = self.state.agents
         record = agents.get(key)
         if record is not None and (ts < record[1] or (ts == record[1] and state == record[0])):
-            return False  # redelivered or superseded: updates are idempotent
-        self._register(scope, ts)
-        counts = self._index().agent_counts.setdefault(scope, Counter())
-        bucket = self.grid.bucket_of(ts)
-        if record is not None and record[0] != ABSENT:
-            counts[record[0]] -= 1
-            points = _SPELL_POINTS.get(record[0])
-            if points is not None:
-                self._tally(scope, bucket, _spell_point(points[1], ts, bucket))
+            return False
+        derived = self._derived or self._index()
+        if scope not in derived.known:
+            self._register(scope, ts)
+        counts = derived.agent_counts.get(scope)
+        if counts is None:
+            counts = derived.agent_counts[scope] = Counter()
+        ended = record[0] if record is not None else ABSENT
+        if ended != ABSENT:
+            counts[ended] -= 1
         if state != ABSENT:
             counts[state] += 1
-            points = _SPELL_POINTS.get(state)
-            if points is not None:
-                self._tally(scope, bucket, _spell_point(points[0], ts, bucket))
+        ended_points = _SPELL_ENDS.get(ended)
+        started_points = _SPELL_STARTS.get(state)
+        if ended_points is not None or started_points is not None:
+            size = self.settings.bucket_seconds
+            bucket = int(ts // size) * size
+            pending_key = (scope, bucket)
+            delta = self._pending.get(pending_key)
+            if delta is None:
+                delta = self._pending[pending_key] = T.empty()
+            offset_in_bucket = ts - bucket
+            # A spell point is [count, offset in bucket, bucket]: see streams.kpi.tally.
+            if ended_points is not None:
+                delta[ended_points] += 1
+                delta[ended_points + 1] += offset_in_bucket
+                delta[ended_points + 2] += bucket
+            if started_points is not None:
+                delta[started_points] += 1
+                delta[started_points + 1] += offset_in_bucket
+                delta[started_points + 2] += bucket
         if record is not None or state != ABSENT:
             agents[key] = [state, ts]
         if ts > self.max_ts:
@@ -365,51 +455,56 @@ class Engine:
             if scope not in self.state.scopes:
                 self.state.scopes[scope] = [ts]
 
-    def _tally(self, scope: str, bucket: int, updates: Iterable[tuple[int, float]]) -> None:
-        """Add `updates` to the scope's bucket, interval and day tallies that a snapshot at an
-        `as_of >= now` can still read."""
-        buckets = self.state.buckets
-        now = self.now
-        derived = self._index()
-        if not bucket + self._longest < now:
-            key = f"{scope}{SEP}b{SEP}{bucket}"
-            values = buckets.get(key)
-            if values is None:
-                values = T.empty()
-                for index, length in enumerate(self._window_lengths):
-                    heapq.heappush(derived.expiry, (bucket + length, _SLIDE, scope, bucket, index))
-            for index, amount in updates:
-                values[index] += amount
-            buckets[key] = values
-            rolling = derived.rolling.get(scope)
-            if rolling is None:
-                rolling = derived.rolling[scope] = self._new_rolling()
-            for start, total in zip(rolling.starts, rolling.totals, strict=True):
-                if bucket >= start:
-                    for index, amount in updates:
-                        total[index] += amount
-        interval, day = self.grid.periods_of_bucket(bucket)
-        if now == -math.inf:
-            current_interval = current_day = -math.inf
-        else:
-            current_interval, current_day = self.grid.periods_of_bucket(self.grid.bucket_of(now))
-        if interval >= current_interval:
-            self._tally_period(
-                f"{scope}{SEP}i{SEP}{interval}",
-                updates,
-                interval + self.settings.interval_minutes * 60,
-            )
-        if day >= current_day:
-            self._tally_period(f"{scope}{SEP}d{SEP}{day}", updates, day + 86400)
+    def flush(self) -> None:
+        """Fold pending tally changes into the bucket, interval and day tallies that a
+        snapshot at an `as_of >= now` can still read, then expire what none can."""
+        pending = self._pending
+        if pending:
+            now = self.now
+            grid = self.grid
+            if now == -math.inf:
+                current_interval = current_day = -math.inf
+            else:
+                current_interval, current_day = grid.periods_of_bucket(grid.bucket_of(now))
+            interval_length = self.settings.interval_minutes * 60
+            for (scope, bucket), delta in pending.items():
+                if not bucket + self._longest < now:
+                    self._fold_bucket(scope, bucket, delta)
+                interval, day = grid.periods_of_bucket(bucket)
+                if interval >= current_interval:
+                    self._fold_period(
+                        f"{scope}{SEP}i{SEP}{interval}", delta, interval + interval_length
+                    )
+                if day >= current_day:
+                    self._fold_period(f"{scope}{SEP}d{SEP}{day}", delta, day + 86400)
+            pending.clear()
+        self._expire()
 
-    def _tally_period(self, key: str, updates: Iterable[tuple[int, float]], end: int) -> None:
+    def _fold_bucket(self, scope: str, bucket: int, delta: list) -> None:
+        derived = self._index()
+        buckets = self.state.buckets
+        key = f"{scope}{SEP}b{SEP}{bucket}"
+        values = buckets.get(key)
+        if values is None:
+            values = T.empty()
+            for index, length in enumerate(self._window_lengths):
+                heapq.heappush(derived.expiry, (bucket + length, _SLIDE, scope, bucket, index))
+        T.add_into(values, delta)
+        buckets[key] = values
+        rolling = derived.rolling.get(scope)
+        if rolling is None:
+            rolling = derived.rolling[scope] = self._new_rolling()
+        for start, total in zip(rolling.starts, rolling.totals, strict=True):
+            if bucket >= start:
+                T.add_into(total, delta)
+
+    def _fold_period(self, key: str, delta: list, end: int) -> None:
         buckets = self.state.buckets
         values = buckets.get(key)
         if values is None:
             values = T.empty()
             heapq.heappush(self._index().expiry, (end + _PERIOD_GRACE, _PERIOD, key, 0))
-        for index, amount in updates:
-            values[index] += amount
+        T.add_into(values, delta)
         buckets[key] = values
 
     def _new_rolling(self) -> _Rolling:
@@ -421,20 +516,23 @@ class Engine:
 
     # ----------------------------------------------------------------------------- expiry
     def _expire(self) -> None:
-        expiry = self._index().expiry
+        derived = self._index()
         now = self.now
+        seen_order, seen = derived.seen_order, self.state.seen
+        horizon = now - self._lateness
+        while seen_order and seen_order[0][0] < horizon:
+            ts, event_id = seen_order.popleft()
+            value = seen.get(event_id)
+            if value is not None and value[0] == ts:
+                del seen[event_id]
+        expiry = derived.expiry
         while expiry and expiry[0][0] < now:
             entry = heapq.heappop(expiry)
             kind = entry[1]
             if kind == _SLIDE:
                 self._slide_out(entry[2], entry[3], entry[4])
-            elif kind == _SEEN:
-                seen = self.state.seen
-                value = seen.get(entry[2])
-                if value is not None and value[0] == entry[3]:
-                    del seen[entry[2]]
             elif kind == _LEG:
-                self._expire_leg(entry[2], entry[3])
+                self._expire_leg(entry[2], entry[3], entry[4])
             else:
                 self.state.buckets.pop(entry[2], None)
 
@@ -450,10 +548,10 @@ class Engine:
         if index == self._longest_index:
             self.state.buckets.pop(key, None)
 
-    def _expire_leg(self, key: str, ts: float) -> None:
+    def _expire_leg(self, key: str, ts: float, status: int) -> None:
         legs = self.state.legs
         leg = legs.get(key)
-        if leg is None or leg[1] != ts:
+        if leg is None or leg[1] != ts or leg[0] != status:
             return
         del legs[key]
         if leg[0] == WAITING:
@@ -476,15 +574,16 @@ class Engine:
         derived = self._derived = _Derived()
         state = self.state
         derived.known.update(state.scopes.keys())
-        for event_id, (ts, *_) in list(state.seen.items()):
-            derived.expiry.append((ts + self._lateness, _SEEN, event_id, ts))
+        derived.seen_order.extend(
+            sorted((ts, event_id) for event_id, (ts, *_) in list(state.seen.items()))
+        )
         for key, (status, ts, *_) in list(state.legs.items()):
             if status == WAITING:
                 queue, call_id = key.split(SEP, 1)
                 derived.waiting.setdefault(queue, {})[call_id] = ts
-                derived.expiry.append((ts + self._max_wait, _LEG, key, ts))
+                derived.expiry.append((ts + self._max_wait, _LEG, key, ts, WAITING))
             else:
-                derived.expiry.append((ts + self._lateness, _LEG, key, ts))
+                derived.expiry.append((ts + self._lateness, _LEG, key, ts, RESOLVED))
         for key, (agent_state, *_) in list(state.agents.items()):
             if agent_state != ABSENT:
                 scope = key.rsplit(SEP, 1)[0]
@@ -611,10 +710,6 @@ class Engine:
                     T.add_into(total, values, -1)
         rolling.starts[index] = start
         return rolling.totals[index]
-
-
-def _spell_point(offset: int, ts: float, bucket: int) -> tuple[tuple[int, float], ...]:
-    return ((offset, 1), (offset + 1, ts - bucket), (offset + 2, bucket))
 
 
 def format_time(moment: float) -> str:

@@ -28,7 +28,7 @@ OUT_OF_ORDER = "out_of_order"
 REJECTION_REASONS = (INVALID_JSON, UNKNOWN_TYPE, INVALID_FIELD, FUTURE, LATE, OUT_OF_ORDER)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CallEvent:
     """Any call.* event; the fields a type does not carry stay at 0 / empty."""
 
@@ -42,7 +42,7 @@ class CallEvent:
     handle_seconds: float = 0.0  # talk + hold + after-call work, for call.wrapup
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class AgentStateEvent:
     type: str
     event_id: str
@@ -54,7 +54,7 @@ class AgentStateEvent:
     reason: str | None = None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Rejection:
     """Input that cannot be accepted: `reason` is machine-readable, `detail` is for people."""
 
