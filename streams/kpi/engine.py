@@ -617,6 +617,12 @@ class Engine:
     ) -> dict[str, Any]:
         """The DESIGN snapshot at `as_of`. Read-only for the mappings. Exact when `as_of` is a
         multiple of bucket_seconds; events at or after `as_of` must not have been applied."""
+        if as_of <= self.max_ts:
+            raise ValueError(
+                f"snapshot as_of {format_time(as_of)} is not after the newest applied event "
+                f"({format_time(self.max_ts)}): the engine keeps no history to take events back "
+                "out; feed only events before as_of (replay --at does)"
+            )
         derived = self._index()
         queue_names = sorted(key[2:] for key in derived.known if key[0] == QUEUE_SCOPE)
         team_names = sorted(key[2:] for key in derived.known if key[0] == TEAM_SCOPE)
