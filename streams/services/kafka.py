@@ -1,0 +1,223 @@
+"""One local Kafka node in KRaft mode (broker and controller in one JVM) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from streams.services.kafka_dist import KafkaDistribution
+from streams.services.process import ManagedService, ServiceError, log_tail, port_accepts
+
+DEFAULT_BROKER_PORT = 9092
+DEFAULT_CONTROLLER_PORT = 9093
+DEFAULT_HEAP = "512m"
+# Same as `Settings.partitions`: topics a producer auto-creates get the partition count the
+# worker expects, so the co-partitioned call topics line up whoever creates them first.
+DEFAULT_PARTITIONS = 4
+_NODE_ID = 1
+
+
+def java_executable() -> str:
+    """`$JAVA_HOME/bin/java`, else `java` on PATH; ServiceError naming the fix if neither."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and Path(java_home, "bin", "java").is_file():
+        return str(Path(java_home, "bin", "java"))
+    found = shutil.which("java")
+    if found is None:
+        raise ServiceError(
+            "java not found: install Java 17 (`apt-get install -y openjdk-17-jre-headless`)"
+        )
+    return found
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (Kafka's Uuid)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):  # Kafka avoids these: they read like a CLI flag
+            return text
+
+
+class KafkaBroker(ManagedService):
+    """A single-node KRaft cluster whose data lives under `data_dir` (kept across restarts)."""
+
+    name = "kafka"
+    start_timeout = 120.0
+    stop_timeout = 30.0
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        port: int = DEFAULT_BROKER_PORT,
+        controller_port: int = DEFAULT_CONTROLLER_PORT,
+        heap: str = DEFAULT_HEAP,
+        partitions: int = DEFAULT_PARTITIONS,
+        auto_create_topics: bool = True,
+        distribution: KafkaDistribution | None = None,
+        bind_to_parent: bool = True,
+    ) -> None:
+        super().__init__(data_dir, bind_to_parent=bind_to_parent)
+        self.host = "127.0.0.1"
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+        self.partitions = partitions
+        self.auto_create_topics = auto_create_topics
+        self.distribution = distribution or KafkaDistribution()
+
+    @property
+    def bootstrap(self) -> str:
+        """`host:port` for clients (CCPULSE_KAFKA_BOOTSTRAP)."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return self.bootstrap
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "server.properties"
+
+    @property
+    def server_log(self) -> Path:
+        """The broker's own log4j log (its stdout goes to `log_file`)."""
+        return self.data_dir / "logs" / "server.log"
+
+    def server_properties(self) -> str:
+        voters = f"{_NODE_ID}@{self.host}:{self.controller_port}"
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": str(_NODE_ID),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.data_dir / "data"),
+            "num.partitions": str(self.partitions),
+            "auto.create.topics.enable": str(self.auto_create_topics).lower(),
+            # One node: internal topics cannot have more replicas than that.
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            # A handful of internal partitions instead of 50: the first consumer group on a
+            # fresh broker is ready in about a second instead of several.
+            "offsets.topic.num.partitions": "4",
+            "transaction.state.log.num.partitions": "4",
+            "group.initial.rebalance.delay.ms": "0",
+            "num.network.threads": "2",
+            "num.io.threads": "4",
+            "log.retention.hours": "24",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+        }
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def log4j_properties(self) -> str:
+        return (
+            "log4j.rootLogger=INFO, file\n"
+            "log4j.appender.file=org.apache.log4j.RollingFileAppender\n"
+            f"log4j.appender.file.File={self.server_log}\n"
+            "log4j.appender.file.MaxFileSize=10MB\n"
+            "log4j.appender.file.MaxBackupIndex=3\n"
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            # Per-request and state-change chatter drowns what matters in a dev log.
+            "log4j.logger.kafka.request.logger=WARN\n"
+            "log4j.logger.state.change.logger=WARN\n"
+            "log4j.logger.kafka.controller=INFO\n"
+            "log4j.logger.org.apache.kafka.controller=INFO\n"
+        )
+
+    def prepare(self) -> None:
+        self.distribution.ensure()
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.server_properties())
+        (self.data_dir / "log4j.properties").write_text(self.log4j_properties())
+        if not (self.data_dir / "data" / "meta.properties").exists():
+            self._format_storage()
+
+    def _java_command(self, main_class: str, *args: str) -> list[str]:
+        return [
+            java_executable(),
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.data_dir / 'logs'}",
+            "-cp",
+            self.distribution.classpath,
+            main_class,
+            *args,
+        ]
+
+    def _format_storage(self) -> None:
+        command = self._java_command(
+            "kafka.tools.StorageTool",
+            "format",
+            "--cluster-id",
+            new_cluster_id(),
+            "--config",
+            str(self.config_file),
+            "--ignore-formatted",
+        )
+        result = subprocess.run(
+            command, cwd=self.data_dir, capture_output=True, text=True, timeout=120, check=False
+        )
+        if result.returncode != 0:
+            raise ServiceError(
+                f"kafka storage format failed (exit {result.returncode}) in {self.data_dir}:\n"
+                + (result.stdout + result.stderr)[-3000:]
+            )
+
+    def ports(self) -> list[int]:
+        return [self.port, self.controller_port]
+
+    @property
+    def process_marker(self) -> str:
+        return str(self.config_file)
+
+    def command(self) -> list[str]:
+        return self._java_command("kafka.Kafka", str(self.config_file))
+
+    def probe(self) -> bool:
+        if not port_accepts(self.host, self.port):
+            return False
+        # aiokafka needs an event loop; run it in a thread so callers inside a running loop
+        # (async tests, the worker) can use this too.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self._metadata_has_broker()).result()
+
+    async def _metadata_has_broker(self) -> bool:
+        from aiokafka import AIOKafkaClient
+        from aiokafka.errors import KafkaError
+
+        client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+        quiet = logging.getLogger("aiokafka")
+        previous_level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # refused connections while it boots are expected
+        try:
+            await client.bootstrap()
+            # A KRaft broker lists itself only once it is registered and unfenced.
+            return bool(client.cluster.brokers())
+        except (KafkaError, OSError):
+            return False
+        finally:
+            await client.close()
+            quiet.setLevel(previous_level)
+
+    def diagnostics(self) -> str:
+        return log_tail(self.server_log)
