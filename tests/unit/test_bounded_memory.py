@@ -1,0 +1,56 @@
+"""Memory grows with queues, agents, waiting calls and kept buckets, never with the number of
+events processed: a million events over ten days leave state no larger than after the first
+hundred thousand."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from streams.config import settings_from_mapping
+from streams.kpi.decode import decode_event
+from streams.kpi.engine import Engine
+from streams.synthetic import call_cycle_events
+
+TOTAL_EVENTS = 1_000_000
+CHECKPOINT = 100_000
+
+
+def derived_sizes(engine: Engine) -> dict[str, int]:
+    derived = engine._index()
+    return {
+        "expiry": len(derived.expiry),
+        "seen_order": len(derived.seen_order),
+        "waiting": sum(len(calls) for calls in derived.waiting.values()),
+        "rolling": len(derived.rolling),
+    }
+
+
+@pytest.mark.slow
+def test_state_stops_growing_over_a_million_events() -> None:
+    settings = settings_from_mapping({})
+    engine = Engine(settings)
+    # About 0.17 calls/s: a million events span ten days, so days, intervals and every
+    # bucket, id and leg horizon turn over many times.
+    events = call_cycle_events(TOTAL_EVENTS, queues=50, agents=500, calls_per_second=0.17)
+    sizes_at_checkpoint: dict[str, int] = {}
+    processed = 0
+    for chunk in iter(lambda: list(itertools.islice(events, 20_000)), []):
+        engine.process_many([decode_event(line) for line in chunk])
+        processed += len(chunk)
+        if processed == CHECKPOINT:
+            sizes_at_checkpoint = {**engine.state.size(), **derived_sizes(engine)}
+    assert processed == TOTAL_EVENTS
+    assert engine.stats.accepted == TOTAL_EVENTS
+    assert engine.max_ts - 1_795_000_000 > 9 * 86400
+    final = {**engine.state.size(), **derived_sizes(engine)}
+    for name, size in final.items():
+        # Turnover makes sizes wobble, so allow slack, but nothing may scale with the count.
+        assert size <= 1.5 * sizes_at_checkpoint[name] + 100, (name, size, sizes_at_checkpoint)
+    # Absolute bounds from the configuration: ids of the lateness horizon, buckets of the
+    # longest window per scope plus an interval and a day tally each, one leg per waiting call.
+    scopes = final["scopes"]
+    assert final["buckets"] <= scopes * (3600 // settings.bucket_seconds + 1 + 4)
+    assert final["agents"] <= 500 * 3
+    assert final["router"] == 500
