@@ -1,0 +1,197 @@
+"""Erlang C: the published example, exact rounding, large traffic, and exact small cases."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.kpi.erlang import (
+    ERLANG_C,
+    agents_with_shrinkage,
+    erlang_b,
+    erlang_c,
+    erlang_c_wait_probability,
+    exact,
+    minimum_agents,
+)
+
+# 100 calls in 30 minutes, AHT 180 s: 10 Erlangs.
+EXAMPLE_RATE = Fraction(100, 30 * 60)
+
+
+def test_published_example_performance_at_14_agents():
+    model = erlang_c(14, EXAMPLE_RATE, 180, 20)
+    assert model.model == ERLANG_C
+    assert model.traffic_erlangs == 10.0
+    assert model.wait_probability == pytest.approx(0.17413, abs=5e-6)
+    assert model.service_level == pytest.approx(0.88835, abs=5e-6)
+    assert model.asa_seconds == pytest.approx(7.836, abs=5e-4)
+    assert model.occupancy == pytest.approx(0.714, abs=5e-4)
+    assert model.abandon_probability is None
+    assert model.answered_late_probability == pytest.approx(1 - model.service_level, abs=1e-15)
+
+
+def test_published_example_minimum_agents():
+    assert minimum_agents(EXAMPLE_RATE, 180, 20, 0.8) == 14
+    # 13 agents miss the target (0.7956), so 14 is the fewest.
+    assert erlang_c(13, EXAMPLE_RATE, 180, 20).service_level < 0.8
+
+
+def test_published_example_with_maximum_occupancy_and_shrinkage():
+    agents = minimum_agents(EXAMPLE_RATE, 180, 20, 0.8, max_occupancy=0.85)
+    assert agents == 14
+    assert agents_with_shrinkage(agents, 0.30) == 20
+
+
+def test_shrinkage_rounding_is_exact():
+    # The float trap the exact arithmetic avoids.
+    assert math.ceil(21 / (1 - 0.3)) == 31
+    assert agents_with_shrinkage(21, 0.3) == 30
+    assert agents_with_shrinkage(21, "0.3") == 30
+    assert agents_with_shrinkage(21, Decimal("0.30")) == 30
+    assert agents_with_shrinkage(21, Fraction(3, 10)) == 30
+    assert agents_with_shrinkage(22, 0.3) == 32  # 31.43 -> 32
+    assert agents_with_shrinkage(5, 0) == 5
+    assert agents_with_shrinkage(0, 0.5) == 0
+
+
+@given(agents=st.integers(0, 20_000), percent=st.integers(0, 9999))
+def test_shrinkage_matches_integer_arithmetic(agents, percent):
+    # shrinkage = percent / 10000, typed as a decimal with up to four places
+    shrinkage = float(f"{percent / 10000:.4f}")
+    expected = -(-agents * 10000 // (10000 - percent))
+    assert agents_with_shrinkage(agents, shrinkage) == expected
+
+
+def test_maximum_occupancy_rounding_is_exact():
+    # 21 Erlangs at most 70 % busy: exactly 30 agents (21 / 0.7 is 30.000000000000004 in floats).
+    assert math.ceil(21 / 0.7) == 31
+    rate = Fraction(21, 180)
+    assert minimum_agents(rate, 180, 0, 0.05) == 22
+    assert minimum_agents(rate, 180, 0, 0.05, max_occupancy=0.7) == 30
+    assert minimum_agents(rate, 180, 0, 0.05, max_occupancy="0.70") == 30
+    assert minimum_agents(rate, 180, 0, 0.05, max_occupancy=0.69) == 31
+
+
+def test_rejects_impossible_input():
+    with pytest.raises(ValueError, match="shrinkage"):
+        agents_with_shrinkage(10, 1)
+    with pytest.raises(ValueError, match="target"):
+        minimum_agents(EXAMPLE_RATE, 180, 20, 1)
+    with pytest.raises(ValueError, match="target"):
+        minimum_agents(EXAMPLE_RATE, 180, 20, 0)
+    with pytest.raises(ValueError, match="occupancy"):
+        minimum_agents(EXAMPLE_RATE, 180, 20, 0.8, max_occupancy=0)
+    with pytest.raises(ValueError, match="arrival rate"):
+        erlang_c(3, 0, 180, 20)
+    with pytest.raises(ValueError, match="AHT"):
+        erlang_c(3, 0.1, -1, 20)
+    with pytest.raises(ValueError, match="agents"):
+        erlang_c(0, 0.1, 180, 20)
+    with pytest.raises(ValueError):
+        exact(float("nan"))
+    with pytest.raises(ValueError):
+        exact("inf")
+
+
+def _erlang_c_exact(agents: int, traffic: Fraction) -> Fraction:
+    """P(wait) from the textbook sum, in exact fractions (only for small cases)."""
+    terms = [Fraction(1)]
+    for k in range(1, agents + 1):
+        terms.append(terms[-1] * traffic / k)
+    top = terms[agents] * agents / (agents - traffic)
+    return top / (sum(terms[:agents]) + top)
+
+
+@pytest.mark.parametrize(
+    ("agents", "traffic"),
+    [(1, Fraction(1, 2)), (2, Fraction(3, 2)), (14, Fraction(10)), (40, Fraction(317, 10))],
+)
+def test_wait_probability_matches_exact_sum(agents, traffic):
+    expected = float(_erlang_c_exact(agents, traffic))
+    assert erlang_c_wait_probability(agents, float(traffic)) == pytest.approx(expected, rel=1e-13)
+
+
+def test_erlang_b_matches_exact_sum():
+    traffic, agents = Fraction(7), 9
+    terms = [Fraction(1)]
+    for k in range(1, agents + 1):
+        terms.append(terms[-1] * traffic / k)
+    assert erlang_b(agents, 7.0) == pytest.approx(float(terms[-1] / sum(terms)), rel=1e-14)
+    assert erlang_b(0, 3.0) == 1.0
+
+
+@pytest.mark.parametrize("traffic", [500, 5000])
+def test_large_traffic_minimum_agents_is_tight(traffic):
+    rate = Fraction(traffic, 180)
+    needed = minimum_agents(rate, 180, 20, 0.8)
+    assert traffic < needed < traffic * 1.05
+    assert erlang_c(needed, rate, 180, 20).service_level >= 0.8
+    assert erlang_c(needed - 1, rate, 180, 20).service_level < 0.8
+    previous = None
+    for agents in range(traffic - 2, needed + 30):
+        model = erlang_c(agents, rate, 180, 20)
+        assert 0.0 <= model.wait_probability <= 1.0
+        assert 0.0 <= model.service_level <= 1.0
+        assert 0.0 < model.occupancy <= 1.0
+        assert not math.isnan(model.asa_seconds)
+        if previous is not None:
+            assert model.wait_probability <= previous.wait_probability
+            assert model.service_level >= previous.service_level
+            assert model.asa_seconds <= previous.asa_seconds
+        previous = model
+
+
+def test_unstable_staffing_reports_a_growing_queue():
+    model = erlang_c(10, EXAMPLE_RATE, 180, 20)  # 10 agents for 10 Erlangs
+    assert (model.wait_probability, model.service_level, model.occupancy) == (1.0, 0.0, 1.0)
+    assert model.asa_seconds == math.inf
+
+
+def test_many_agents_little_traffic_has_no_underflow_trouble():
+    model = erlang_c(5000, Fraction(1, 180), 180, 20)
+    assert model.wait_probability == 0.0
+    assert model.service_level == 1.0
+    assert model.asa_seconds == 0.0
+    assert model.occupancy == pytest.approx(1 / 5000)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    traffic=st.floats(min_value=0.01, max_value=3000.0),
+    aht=st.floats(min_value=10.0, max_value=1800.0),
+    threshold=st.floats(min_value=0.0, max_value=300.0),
+    extra=st.integers(min_value=1, max_value=200),
+)
+def test_measures_are_probabilities_and_monotone(traffic, aht, threshold, extra):
+    rate = traffic / aht
+    first = math.floor(traffic) + extra
+    models = [erlang_c(agents, rate, aht, threshold) for agents in range(first, first + 3)]
+    for model in models:
+        for value in (model.wait_probability, model.service_level, model.occupancy):
+            assert 0.0 <= value <= 1.0
+        assert model.asa_seconds >= 0.0
+    for before, after in itertools.pairwise(models):
+        assert after.wait_probability <= before.wait_probability
+        assert after.service_level >= before.service_level
+        assert after.asa_seconds <= before.asa_seconds
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    traffic=st.floats(min_value=0.01, max_value=2000.0),
+    target=st.floats(min_value=0.01, max_value=0.99),
+    threshold=st.floats(min_value=0.0, max_value=120.0),
+)
+def test_minimum_agents_is_the_fewest_meeting_the_target(traffic, target, threshold):
+    rate = traffic / 300
+    needed = minimum_agents(rate, 300, threshold, target)
+    assert erlang_c(needed, rate, 300, threshold).service_level >= target
+    if needed - 1 >= 1:
+        assert erlang_c(needed - 1, rate, 300, threshold).service_level < target
