@@ -55,7 +55,7 @@ ANCHORS = (
     ("UTC", utc(2026, 11, 23, 9, 30)),
 )
 OFFSETS = ("Z", "+00:00", "+02:00", "-05:00", "+05:30")
-SPAN_STEPS = 480  # events within 480 * 5 s = 40 min around the anchor
+SPAN_STEPS = 480  # events on a grid of 480 steps of 5 s (40 min) or 45 s (6 h) around the anchor
 BAD_LINES = (
     b"not json at all",
     b"[1, 2, 3]",
@@ -129,11 +129,12 @@ def render_ts(ts: float, offset: str | None) -> float | str:
 def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
     zone, anchor = draw(st.sampled_from(ANCHORS))
     config = draw(configs(zone))
-    base = anchor - SPAN_STEPS * 5 / 2
+    grid = draw(st.sampled_from((5, 5, 45)))
+    base = anchor - SPAN_STEPS * grid / 2
     fraction = st.sampled_from((0.0, 0.0, 0.0, 0.5, 0.25))
 
     def moment() -> float:
-        return base + draw(st.integers(0, SPAN_STEPS)) * 5 + draw(fraction)
+        return base + draw(st.integers(0, SPAN_STEPS)) * grid + draw(fraction)
 
     events: list[dict[str, Any]] = []  # each: body (with numeric ts) for one accepted candidate
     counter = iter(range(10**6))
@@ -178,7 +179,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
 
     for agent in draw(st.lists(st.sampled_from(AGENTS), max_size=4, unique=True)):
         team = draw(st.sampled_from((None, "t1", "t2")))
-        times = sorted(draw(st.lists(st.integers(0, SPAN_STEPS), min_size=1, max_size=6)))
+        times = sorted(draw(st.lists(st.integers(0, SPAN_STEPS), min_size=1, max_size=8)))
         for step in times:
             state = draw(st.sampled_from(STATES))
             queues = draw(st.lists(st.sampled_from(QUEUES), min_size=1, max_size=3, unique=True))
@@ -189,7 +190,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
                 fields["team"] = team or "default"
             if state == "not_ready" and draw(st.booleans()):
                 fields["reason"] = "lunch"
-            add("agent.state", base + step * 5 + draw(fraction), **fields)
+            add("agent.state", base + step * grid + draw(fraction), **fields)
 
     if not events:
         add("call.offered", moment(), call_id="c0", queue="sales")
@@ -234,7 +235,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
     at = None
     if draw(st.booleans()):
         step = config.bucket_seconds
-        at = base + draw(st.integers(1, (SPAN_STEPS * 5 + 600) // step)) * step
+        at = base + draw(st.integers(1, (SPAN_STEPS * grid + 600) // step)) * step
     return lines, config, at
 
 
