@@ -7,7 +7,7 @@ manager. `ccpulse services` drives them from a shell; the test fixtures use them
 
 from streams.services.kafka import KafkaBroker
 from streams.services.kafka_dist import KAFKA_VERSION, KafkaDistribution
-from streams.services.process import ManagedService, ServiceError, free_port, poll_until
+from streams.services.process import ManagedService, ServiceError, free_port, free_ports, poll_until
 from streams.services.prometheus import PrometheusServer
 from streams.services.redis_server import RedisServer
 
@@ -20,5 +20,6 @@ __all__ = [
     "RedisServer",
     "ServiceError",
     "free_port",
+    "free_ports",
     "poll_until",
 ]

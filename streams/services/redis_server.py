@@ -100,6 +100,8 @@ class RedisServer(ManagedService):
         if not port_accepts(self.host, self.port):
             return False
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         client = redis.Redis(
             host=self.host,
@@ -107,6 +109,8 @@ class RedisServer(ManagedService):
             password=self.password,
             socket_timeout=1.0,
             socket_connect_timeout=1.0,
+            # The caller polls; redis-py's default retries would hide a wrong password for ~4 s.
+            retry=Retry(NoBackoff(), 0),
         )
         try:
             return bool(client.ping())
