@@ -1,0 +1,85 @@
+"""Engine throughput and snapshot latency (issue: KPI engine).
+
+    .venv/bin/python benchmarks/bench_engine.py [--events 1000000]
+
+1. Decode + validate + engine update of N events over 50 queues and 500 agents, one core,
+   in batches of 4,096 lines (what `ccpulse replay` does). Lines are generated first and not
+   timed.
+2. A snapshot of 1,000 queues (and their agents' teams) with every window: the first one
+   (running totals built from the buckets) and the steady state (a second later, as the live
+   worker publishes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import resource
+import statistics
+import time
+
+from streams.config import settings_from_mapping
+from streams.kpi.decode import decode_event
+from streams.kpi.engine import Engine
+from streams.synthetic import call_cycle_events
+
+BATCH = 4096
+
+
+def throughput(count: int) -> None:
+    lines = list(call_cycle_events(count, queues=50, agents=500, calls_per_second=20))
+    engine = Engine(settings_from_mapping({}))
+    gc.collect()
+    started = time.perf_counter()
+    for start in range(0, len(lines), BATCH):
+        engine.process_many([decode_event(line) for line in lines[start : start + BATCH]])
+    elapsed = time.perf_counter() - started
+    assert engine.stats.accepted == count, engine.stats
+    print(
+        f"throughput: {count:,} events in {elapsed:.2f} s = {count / elapsed:,.0f} events/s "
+        f"({elapsed / count * 1e6:.2f} us/event)"
+    )
+
+
+def snapshot_latency() -> None:
+    lines = list(call_cycle_events(400_000, queues=1000, agents=3000, calls_per_second=60, seed=3))
+    engine = Engine(settings_from_mapping({}))
+    for start in range(0, len(lines), BATCH):
+        engine.process_many([decode_event(line) for line in lines[start : start + BATCH]])
+    as_of = engine.live_as_of(engine.max_ts)
+    del lines
+    gc.collect()
+    started = time.perf_counter()
+    snapshot = engine.snapshot(as_of)
+    first = time.perf_counter() - started
+    assert len(snapshot["queues"]) == 1000
+    steady = []
+    for second in range(1, 21):
+        started = time.perf_counter()
+        engine.snapshot(as_of + second)
+        steady.append(time.perf_counter() - started)
+    print(
+        f"snapshot of {len(snapshot['queues'])} queues, {len(snapshot['teams'])} teams, "
+        f"{len(snapshot['queues']['queue-000']['windows'])} windows each: first "
+        f"{first * 1000:.1f} ms, steady median {statistics.median(steady) * 1000:.1f} ms, "
+        f"max {max(steady) * 1000:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    print(
+        f"python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.machine()}"
+    )
+    throughput(args.events)
+    snapshot_latency()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MiB (includes the pre-generated lines)")
+
+
+if __name__ == "__main__":
+    main()
