@@ -1,0 +1,1 @@
+"""Sinks and sources around the engine: Redis publisher, Prometheus collector, Kafka helpers."""

@@ -1,0 +1,94 @@
+"""The Redis layout of a snapshot (DESIGN.md, "Outputs"): keys and flat hash fields.
+
+Null metrics: the flat field is *deleted* (listed in `nulls`), never written as 0 or "". A
+Grafana Redis panel then shows "no value" for an undefined service level instead of a number,
+and every field that exists parses as a number. The `snapshot` JSON field keeps the nulls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+QUEUE_KEY_PREFIX = "ccpulse:queue:"
+TEAM_KEY_PREFIX = "ccpulse:team:"
+QUEUES_SET = "ccpulse:queues"
+TEAMS_SET = "ccpulse:teams"
+UPDATES_CHANNEL = "ccpulse:updates"
+
+
+@dataclass(frozen=True, slots=True)
+class HashWrite:
+    key: str
+    fields: dict[str, str]  # HSET
+    nulls: tuple[str, ...]  # HDEL: metrics that are null right now
+
+
+def queue_key(queue: str) -> str:
+    return QUEUE_KEY_PREFIX + queue
+
+
+def team_key(team: str) -> str:
+    return TEAM_KEY_PREFIX + team
+
+
+def scalar_text(value: Any) -> str:
+    """A number as Redis stores it: ints without a decimal point, floats round-trippable."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value))
+
+
+def _flatten(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for name, value in document.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict):
+            yield from _flatten(path + ".", value)
+        else:
+            yield path, value
+
+
+def _hash_write(key: str, scope: dict[str, Any], as_of: str) -> HashWrite:
+    fields: dict[str, str] = {}
+    nulls: list[str] = []
+    for path, value in _flatten("", {k: v for k, v in scope.items() if k != "windows"}):
+        if value is None:
+            nulls.append(path)
+        else:
+            fields[path] = scalar_text(value)
+    for path, value in _flatten("", scope.get("windows", {})):
+        if value is None:
+            nulls.append(path)
+        else:
+            fields[path] = scalar_text(value)
+    fields["as_of"] = as_of
+    fields["snapshot"] = orjson.dumps({**scope, "as_of": as_of}).decode()
+    return HashWrite(key, fields, tuple(nulls))
+
+
+def queue_write(queue: str, snapshot: dict[str, Any], as_of: str) -> HashWrite:
+    """`ccpulse:queue:<queue>`: `snapshot` (the queue's object plus `as_of`), `as_of`,
+    `calls_waiting`, `oldest_waiting_seconds`, `agents.<state>`, `<window>.<metric>`."""
+    return _hash_write(queue_key(queue), snapshot, as_of)
+
+
+def team_write(team: str, snapshot: dict[str, Any], as_of: str) -> HashWrite:
+    """`ccpulse:team:<team>`: `snapshot`, `as_of`, `<window>.occupancy`."""
+    return _hash_write(team_key(team), snapshot, as_of)
+
+
+def snapshot_writes(snapshot: dict[str, Any]) -> list[HashWrite]:
+    as_of = snapshot["as_of"]
+    writes = [queue_write(name, queue, as_of) for name, queue in snapshot["queues"].items()]
+    writes += [team_write(name, team, as_of) for name, team in snapshot.get("teams", {}).items()]
+    return writes
+
+
+def update_message(snapshot: dict[str, Any]) -> bytes:
+    """The `ccpulse:updates` message: the published part of the snapshot (DESIGN "Snapshot")."""
+    return orjson.dumps(snapshot)

@@ -1,0 +1,251 @@
+"""Composition root of the live worker: Faust app, topics, tables, agent, timer, web views.
+
+Data path per batch (one agent over every source topic, batches from `take_events`):
+  engine ingest/route/apply (processor) -> send routing + dead-letter records -> send the
+  changelog records of every table key the batch changed -> batch acknowledged.
+Faust commits acknowledged offsets only after flushing its producer, so a committed offset
+never runs ahead of the state and routing records it produced (at least once; repeats are
+removed by `event_id`, routed agent-state updates are idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.adapters.prometheus_collector import engine_registry
+from streams.adapters.redis_publisher import RedisPublisher
+from streams.config import Settings
+from streams.kpi.engine import Engine
+from streams.kpi.state import EngineState
+from streams.live.environment import WorkerEnvironment
+from streams.live.processor import BatchProcessor
+from streams.live.table_state import PartitionCursor, TableMapping
+
+log = logging.getLogger(__name__)
+
+
+def scope_topic_name(app_id: str) -> str:
+    """Internal topic carrying routed agent-state updates, keyed by queue or team name."""
+    return f"{app_id}-agent-scope"
+
+
+def table_name(mapping: str) -> str:
+    return f"engine-{mapping}"
+
+
+def faust_credentials(env: WorkerEnvironment) -> Any:
+    kafka = env.kafka
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password,
+            ssl_context=kafka.ssl_context(),
+            mechanism=kafka.sasl_mechanism,
+        )
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(kafka.ssl_context())
+    return None
+
+
+@dataclass
+class Readiness:
+    """Ready once partitions are assigned and every table finished recovering."""
+
+    tables: int
+    ready: bool = False
+    recovered: set[str] = field(default_factory=set)
+    rebalances: int = 0
+
+    def start_rebalance(self) -> None:
+        self.ready = False
+        self.recovered.clear()
+
+    def table_recovered(self, name: str) -> bool:
+        self.recovered.add(name)
+        if len(self.recovered) >= self.tables:
+            self.ready = True
+            self.rebalances += 1
+        return self.ready
+
+
+class LiveWorker:
+    """Everything the running worker holds; built by `build_worker`."""
+
+    def __init__(self, settings: Settings, env: WorkerEnvironment) -> None:
+        self.settings = settings
+        self.env = env
+        tuning = env.tuning
+        self.app = faust.App(
+            env.app_id,
+            broker=[f"kafka://{server}" for server in env.kafka.servers],
+            broker_credentials=faust_credentials(env),
+            autodiscover=False,
+            store="memory://",
+            datadir=str(env.state_dir),
+            web_enabled=True,
+            web_host=env.web_host,
+            web_bind=env.web_host,
+            web_port=env.web_port,
+            processing_guarantee=tuning.processing_guarantee,
+            broker_session_timeout=tuning.session_timeout,
+            broker_heartbeat_interval=tuning.heartbeat_interval,
+            broker_rebalance_timeout=tuning.rebalance_timeout,
+            broker_request_timeout=max(tuning.session_timeout * 1.5, 10.0),
+            broker_commit_interval=tuning.commit_interval,
+            topic_partitions=settings.partitions,
+            topic_replication_factor=env.replication,
+            table_standby_replicas=0,
+            consumer_auto_offset_reset="earliest",
+            stream_buffer_maxsize=max(4096, tuning.batch_max * 2),
+            logging_config=None,
+        )
+        self.cursor = PartitionCursor()
+        self.tables = {
+            name: self.app.Table(
+                table_name(name),
+                partitions=settings.partitions,
+                key_type=str,
+                help=f"KPI engine mapping {name!r}",
+            )
+            for name in EngineState.mapping_names()
+        }
+        self.mappings = {
+            name: TableMapping(
+                name,
+                table.changelog_topic.get_topic_name(),
+                table.data.data,
+                table.data._key_partition,
+                self.cursor,
+            )
+            for name, table in self.tables.items()
+        }
+        self.engine = Engine(settings, EngineState(**self.mappings))
+        self.scope_topic = scope_topic_name(env.app_id)
+        self.processor = BatchProcessor(self.engine, settings, self.scope_topic, self.cursor)
+        self.source = self.app.topic(
+            *self.processor.source_topics,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+        self.readiness = Readiness(tables=len(self.tables))
+        self.publisher = RedisPublisher(env.redis)
+        self.registry = engine_registry(self.engine, self.owned_snapshot)
+        self.batches = 0
+        self.events = 0
+        self._producer: Any = None
+        self._wire()
+
+    # ------------------------------------------------------------------------------- wiring
+    def _wire(self) -> None:
+        app = self.app
+        tuning = self.env.tuning
+
+        async def ingest(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(tuning.batch_max, within=tuning.batch_within):
+                await self.process_batch([event.message for event in events])
+
+        app.agent(self.source, name="ccpulse-ingest")(ingest)
+        app.timer(interval=self.settings.publish_interval_seconds, name="ccpulse-publish")(
+            self.publish
+        )
+
+        for name, table in self.tables.items():
+            table.on_recover(self._recovered_callback(name))
+
+        app.on_partitions_revoked.connect(self._on_rebalance_start)
+        app.on_partitions_assigned.connect(self._on_rebalance_start)
+
+        async def metrics(view: faust.web.View, request: Any) -> Any:
+            body = generate_latest(self.registry)
+            return view.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def healthz(view: faust.web.View, request: Any) -> Any:
+            assignment = sorted(
+                tp.partition
+                for tp in app.consumer.assignment()
+                if tp.topic == self.settings.topics.offered
+            )
+            body = {
+                "ready": self.readiness.ready,
+                "partitions": assignment,
+                "redis": "ok" if self.publisher.healthy else "unavailable",
+                "redis_writes": self.publisher.writes,
+                "events_processed": self.events,
+            }
+            return view.json(body, status=200 if self.readiness.ready else 503)
+
+        app.page("/metrics", name="ccpulse-metrics")(metrics)
+        app.page("/healthz", name="ccpulse-healthz")(healthz)
+
+    def _recovered_callback(self, name: str) -> Any:
+        async def on_recover() -> None:
+            # Recovery filled (and pruned) the tables behind the engine's back: rebuild the
+            # derived indexes before the next batch or snapshot reads them.
+            self.engine.invalidate_caches()
+            if self.readiness.table_recovered(name):
+                log.info(
+                    "state recovered (%s); ready",
+                    ", ".join(f"{n}={len(m)}" for n, m in self.mappings.items()),
+                )
+
+        return on_recover
+
+    async def _on_rebalance_start(self, sender: Any = None, *args: Any, **kwargs: Any) -> None:
+        self.readiness.start_rebalance()
+        for mapping in self.mappings.values():
+            mapping.discard_pending()
+
+    # ------------------------------------------------------------------------------- work
+    async def _send(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None
+    ) -> None:
+        producer = self._producer
+        if producer is None:
+            producer = self._producer = await self.app.maybe_start_producer()
+        await producer.send(topic, key, value, partition, None, None)
+
+    async def process_batch(self, messages: list[Any]) -> None:
+        outgoing = self.processor.process(messages)
+        for record in outgoing:
+            await self._send(record.topic, record.key, record.value, None)
+        for mapping in self.mappings.values():
+            for partition, key, value in mapping.drain():
+                await self._send(mapping.changelog_topic, key, value, partition)
+        self.batches += 1
+        self.events += len(messages)
+
+    def owned_snapshot(self) -> dict[str, Any] | None:
+        """The snapshot of every queue and team this worker owns now (None while recovering).
+        After recovery the tables hold exactly the owned partitions' keys."""
+        if not self.readiness.ready:
+            return None
+        return self.engine.snapshot(self.engine.live_as_of(time.time()))
+
+    async def publish(self) -> None:
+        snapshot = self.owned_snapshot()
+        if snapshot is not None and (snapshot["queues"] or snapshot["teams"]):
+            await self.publisher.publish(snapshot)
+
+    def run(self, loop: Any) -> int:
+        """Run until SIGTERM/SIGINT (Faust's worker handles the signals and a clean stop)."""
+        worker = faust.Worker(
+            self.app,
+            loop=loop,
+            loglevel=self.env.log_level,
+            quiet=True,
+            redirect_stdouts=False,
+        )
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as stop:
+            return int(stop.code or 0)
+        return 0

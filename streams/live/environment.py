@@ -1,0 +1,213 @@
+"""Connections, secrets and worker tuning from the environment (never from committed files).
+
+Secrets are kept out of `repr()` and out of logs; `redacted()` gives a loggable description.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from streams.errors import UserError
+
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+GUARANTEES = ("at_least_once", "exactly_once")
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    bootstrap: str = "127.0.0.1:9092"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    @property
+    def servers(self) -> list[str]:
+        return [server.strip() for server in self.bootstrap.split(",") if server.strip()]
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if "SSL" not in self.security_protocol:
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        if self.ssl_certfile:
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        return context
+
+    def aiokafka_kwargs(self) -> dict:
+        """Security keyword arguments for aiokafka clients."""
+        kwargs: dict = {"security_protocol": self.security_protocol}
+        context = self.ssl_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
+        if self.security_protocol.startswith("SASL"):
+            kwargs.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        return kwargs
+
+    def redacted(self) -> str:
+        auth = f" as {self.sasl_username!r}" if self.security_protocol.startswith("SASL") else ""
+        return f"{self.bootstrap} ({self.security_protocol}{auth})"
+
+
+@dataclass(frozen=True)
+class RedisConnection:
+    url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
+    password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+
+    def redacted(self) -> str:
+        parts = urlsplit(self.url)
+        host = parts.hostname or "?"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        if parts.password or self.password:
+            netloc = f"***@{netloc}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    def client_kwargs(self) -> dict:
+        kwargs: dict = {}
+        if self.password is not None:
+            kwargs["password"] = self.password
+        if self.ssl_cafile:
+            kwargs["ssl_ca_certs"] = self.ssl_cafile
+        return kwargs
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """Faust/Kafka timings. Defaults suit production; tests lower them through the env."""
+
+    session_timeout: float = 30.0
+    heartbeat_interval: float = 3.0
+    rebalance_timeout: float = 60.0
+    commit_interval: float = 2.8
+    batch_max: int = 2000
+    batch_within: float = 0.05
+    processing_guarantee: str = "at_least_once"
+
+
+@dataclass(frozen=True)
+class WorkerEnvironment:
+    kafka: KafkaConnection
+    redis: RedisConnection
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    state_dir: Path = Path("var/worker")
+    app_id: str = "ccpulse"
+    replication: int = 1
+    log_level: str = "info"
+    tuning: WorkerTuning = field(default_factory=WorkerTuning)
+
+
+def kafka_from_env(env: Mapping[str, str] | None = None) -> KafkaConnection:
+    env = os.environ if env is None else env
+    protocol = env.get("CCPULSE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+    if protocol not in KAFKA_PROTOCOLS:
+        raise UserError(
+            f"CCPULSE_KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}"
+        )
+    mechanism = env.get("CCPULSE_KAFKA_SASL_MECHANISM", "PLAIN").upper()
+    if mechanism not in SASL_MECHANISMS:
+        raise UserError(
+            f"CCPULSE_KAFKA_SASL_MECHANISM={mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}"
+        )
+    connection = KafkaConnection(
+        bootstrap=env.get("CCPULSE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        security_protocol=protocol,
+        sasl_mechanism=mechanism,
+        sasl_username=env.get("CCPULSE_KAFKA_SASL_USERNAME") or None,
+        sasl_password=env.get("CCPULSE_KAFKA_SASL_PASSWORD") or None,
+        ssl_cafile=env.get("CCPULSE_KAFKA_SSL_CAFILE") or None,
+        ssl_certfile=env.get("CCPULSE_KAFKA_SSL_CERTFILE") or None,
+        ssl_keyfile=env.get("CCPULSE_KAFKA_SSL_KEYFILE") or None,
+    )
+    if not connection.servers:
+        raise UserError("CCPULSE_KAFKA_BOOTSTRAP is empty (set it to host:port[,host:port])")
+    if protocol.startswith("SASL") and not (connection.sasl_username and connection.sasl_password):
+        raise UserError(
+            f"CCPULSE_KAFKA_SECURITY_PROTOCOL={protocol} needs CCPULSE_KAFKA_SASL_USERNAME and "
+            "CCPULSE_KAFKA_SASL_PASSWORD"
+        )
+    for name in (
+        "CCPULSE_KAFKA_SSL_CAFILE",
+        "CCPULSE_KAFKA_SSL_CERTFILE",
+        "CCPULSE_KAFKA_SSL_KEYFILE",
+    ):
+        path = env.get(name)
+        if path and not Path(path).is_file():
+            raise UserError(f"{name}={path}: no such file")
+    return connection
+
+
+def redis_from_env(env: Mapping[str, str] | None = None) -> RedisConnection:
+    env = os.environ if env is None else env
+    url = env.get("CCPULSE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise UserError(
+            "CCPULSE_REDIS_URL must start with redis://, rediss:// (TLS) or unix:// "
+            f"(got scheme {urlsplit(url).scheme!r})"
+        )
+    cafile = env.get("CCPULSE_REDIS_TLS_CAFILE") or None
+    if cafile and not Path(cafile).is_file():
+        raise UserError(f"CCPULSE_REDIS_TLS_CAFILE={cafile}: no such file")
+    return RedisConnection(
+        url=url, password=env.get("CCPULSE_REDIS_PASSWORD") or None, ssl_cafile=cafile
+    )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = float) -> float:
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise UserError(f"{name}={text!r} is not a {kind.__name__}") from None
+    if value <= 0:
+        raise UserError(f"{name}={text!r} must be above 0")
+    return value
+
+
+def worker_from_env(env: Mapping[str, str] | None = None) -> WorkerEnvironment:
+    env = os.environ if env is None else env
+    guarantee = env.get("CCPULSE_PROCESSING_GUARANTEE", "at_least_once")
+    if guarantee not in GUARANTEES:
+        raise UserError(
+            f"CCPULSE_PROCESSING_GUARANTEE={guarantee!r} is not one of {', '.join(GUARANTEES)}"
+        )
+    defaults = WorkerTuning()
+    tuning = WorkerTuning(
+        session_timeout=_number(env, "CCPULSE_KAFKA_SESSION_TIMEOUT", defaults.session_timeout),
+        heartbeat_interval=_number(
+            env, "CCPULSE_KAFKA_HEARTBEAT_INTERVAL", defaults.heartbeat_interval
+        ),
+        rebalance_timeout=_number(
+            env, "CCPULSE_KAFKA_REBALANCE_TIMEOUT", defaults.rebalance_timeout
+        ),
+        commit_interval=_number(env, "CCPULSE_COMMIT_INTERVAL", defaults.commit_interval),
+        batch_max=int(_number(env, "CCPULSE_BATCH_MAX", defaults.batch_max, int)),
+        batch_within=_number(env, "CCPULSE_BATCH_WITHIN", defaults.batch_within),
+        processing_guarantee=guarantee,
+    )
+    return WorkerEnvironment(
+        kafka=kafka_from_env(env),
+        redis=redis_from_env(env),
+        web_host=env.get("CCPULSE_WEB_HOST", "127.0.0.1"),
+        web_port=int(_number(env, "CCPULSE_WEB_PORT", 6066, int)),
+        state_dir=Path(env.get("CCPULSE_STATE_DIR", "var/worker")),
+        app_id=env.get("CCPULSE_APP_ID", "ccpulse"),
+        replication=int(_number(env, "CCPULSE_KAFKA_REPLICATION", 1, int)),
+        log_level=env.get("CCPULSE_LOG_LEVEL", "info").lower(),
+        tuning=tuning,
+    )

@@ -1,0 +1,87 @@
+"""Checks before the worker starts: Kafka reachable, topics present (created if missing) with
+the configured partition count, Redis reachable with the right password. Each failure is a
+`UserError` naming the environment variable or setting to fix."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.adapters.redis_publisher import check_reachable
+from streams.config import Settings
+from streams.errors import UserError
+from streams.live.environment import KafkaConnection, WorkerEnvironment
+
+log = logging.getLogger(__name__)
+
+
+def source_topic_names(settings: Settings) -> list[str]:
+    topics = settings.topics
+    return [topics.offered, topics.answered, topics.abandoned, topics.wrapup, topics.agent_state]
+
+
+async def _admin(kafka: KafkaConnection, timeout: float) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=kafka.servers,
+        request_timeout_ms=int(timeout * 1000),
+        **kafka.aiokafka_kwargs(),
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+    except (KafkaError, OSError, TimeoutError) as error:
+        await admin.close()
+        raise UserError(
+            f"cannot reach Kafka at {kafka.redacted()} ({type(error).__name__}): start the "
+            "broker (`ccpulse services start`) or set CCPULSE_KAFKA_BOOTSTRAP (and the "
+            "CCPULSE_KAFKA_SASL_*/SSL_* settings)"
+        ) from None
+    return admin
+
+
+async def ensure_topics(
+    kafka: KafkaConnection,
+    settings: Settings,
+    extra: list[str],
+    replication: int = 1,
+    timeout: float = 10.0,
+) -> list[str]:
+    """Create missing topics with `settings.partitions`; refuse topics with another count
+    (the call topics and the routing topic must be co-partitioned). Returns created names."""
+    admin = await _admin(kafka, timeout)
+    try:
+        wanted = [*source_topic_names(settings), settings.topics.dead_letter, *extra]
+        existing = set(await admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name, settings.partitions, replication) for name in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another worker created them at the same time
+        partitioned = [name for name in wanted if name != settings.topics.dead_letter]
+        for description in await admin.describe_topics(partitioned):
+            name = description["topic"]
+            count = len(description.get("partitions") or [])
+            if count and count != settings.partitions:
+                raise UserError(
+                    f"Kafka topic {name!r} has {count} partitions but {settings.source} says "
+                    f"partitions = {settings.partitions}; call topics, {settings.topics.agent_state!r} "
+                    "and the routing topic must all have the same count (set 'partitions' to "
+                    f"{count} or recreate the topic)"
+                )
+        return missing
+    except KafkaError as error:
+        raise UserError(f"Kafka at {kafka.redacted()} refused topic setup: {error}") from None
+    finally:
+        await admin.close()
+
+
+async def preflight(settings: Settings, env: WorkerEnvironment, extra_topics: list[str]) -> None:
+    created = await ensure_topics(env.kafka, settings, extra_topics, env.replication)
+    if created:
+        log.info("created Kafka topics: %s", ", ".join(created))
+    await check_reachable(env.redis)
