@@ -19,7 +19,13 @@ from deploy_helpers import (
 )
 
 K8S = DEPLOY / "k8s"
-CALL_TOPICS = ["cc.call.offered", "cc.call.answered", "cc.call.abandoned", "cc.call.wrapup"]
+# Environment variables that are settings, not connections or credentials.
+PLAIN_SETTINGS = {
+    "CCPULSE_WEB_PORT",
+    "CCPULSE_WEB_HOST",
+    "CCPULSE_STATE_DIR",
+    "CCPULSE_KAFKA_REPLICATION",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +55,17 @@ def test_no_secret_objects_or_values_are_committed(objects: dict[str, dict[str, 
     assert "Secret" not in objects
     env = worker_container(objects)["env"]
     for variable in env:
-        if variable["name"] in {"CCPULSE_WEB_PORT"}:
+        if variable["name"] in PLAIN_SETTINGS:
+            assert "value" in variable
             continue
         assert "value" not in variable, f"{variable['name']} must come from a Secret"
         assert "secretKeyRef" in variable["valueFrom"]
     names = {v["name"] for v in env}
     assert {"CCPULSE_KAFKA_BOOTSTRAP", "CCPULSE_REDIS_URL"} <= names
+    values = {v["name"]: v.get("value") for v in env}
+    assert values["CCPULSE_WEB_HOST"] == "0.0.0.0", "Prometheus scrapes the pod IP"
+    mounts = {m["name"]: m["mountPath"] for m in worker_container(objects)["volumeMounts"]}
+    assert values["CCPULSE_STATE_DIR"] == mounts["state"]
 
 
 def test_workers_are_a_statefulset_with_a_state_volume_per_pod(
@@ -71,17 +82,13 @@ def test_workers_are_a_statefulset_with_a_state_volume_per_pod(
     assert spec["selector"]["matchLabels"].items() <= labels.items()
 
 
-def test_more_partitions_than_workers(objects: dict[str, dict[str, Any]]) -> None:
-    job = objects["Job"]
-    (container,) = job["spec"]["template"]["spec"]["containers"]
-    env = {v["name"]: v.get("value") for v in container["env"]}
-    partitions = int(env["PARTITIONS"])
-    assert partitions > objects["StatefulSet"]["spec"]["replicas"]
-    script = container["args"][0]
-    for topic in [*CALL_TOPICS, "cc.agent.state", "cc.dead-letter"]:
-        assert topic in script
-    # One partition count for every topic keeps the call topics co-partitioned.
-    assert script.count("--partitions") == 1
+def test_more_partitions_than_workers(objects: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    from streams.config import load_settings
+
+    path = tmp_path / "ccpulse.toml"
+    path.write_text(objects["ConfigMap"]["data"]["ccpulse.toml"], encoding="utf-8")
+    # The worker creates its topics with `partitions` and refuses other counts.
+    assert load_settings(path).partitions > objects["StatefulSet"]["spec"]["replicas"]
 
 
 def test_probes_resources_and_config(objects: dict[str, dict[str, Any]]) -> None:
@@ -169,7 +176,6 @@ def test_kustomize_builds() -> None:
     assert kinds == sorted(
         [
             "ConfigMap",
-            "Job",
             "PodDisruptionBudget",
             "PrometheusRule",
             "Service",
