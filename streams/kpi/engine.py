@@ -13,6 +13,7 @@ updates travel through a topic keyed by queue/team so each worker owns whole que
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections import Counter, deque
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.config import Settings
+from streams.config import QueueSettings, Settings
 from streams.kpi import tally as T
 from streams.kpi.decode import KEY_SEPARATOR as SEP
 from streams.kpi.decode import decode_event
@@ -44,6 +45,7 @@ from streams.kpi.events import (
     Event,
     Rejection,
 )
+from streams.kpi.staffing import live_staffing
 from streams.kpi.state import EngineState
 from streams.kpi.timegrid import TimeGrid
 
@@ -145,7 +147,11 @@ class Engine:
         self.state = state if state is not None else EngineState.in_memory()
         self.grid = TimeGrid(settings.bucket_seconds, settings.interval_minutes, settings.timezone)
         self.windows = list(settings.window_seconds.items())
+        # Running totals are kept for the snapshot's windows and for the staffing window.
         self._window_lengths = [seconds for _, seconds in self.windows]
+        if settings.staffing_window_seconds not in self._window_lengths:
+            self._window_lengths.append(settings.staffing_window_seconds)
+        self._staffing_index = self._window_lengths.index(settings.staffing_window_seconds)
         self._longest = max(self._window_lengths)
         self._longest_index = self._window_lengths.index(self._longest)
         self._lateness = settings.allowed_lateness_seconds
@@ -509,7 +515,7 @@ class Engine:
 
     def _new_rolling(self) -> _Rolling:
         if self.now == -math.inf:
-            return _Rolling([-math.inf] * len(self.windows))
+            return _Rolling([-math.inf] * len(self._window_lengths))
         return _Rolling(
             [self.grid.ceil_bucket(self.now - length) for length in self._window_lengths]
         )
@@ -648,6 +654,31 @@ class Engine:
             name: T.queue_window(values, settings, start, as_of, busy_open, idle_open)
             for name, start, values in self._window_tallies(scope, as_of)
         }
+        return {
+            **self._queue_state(queue, scope, counts, as_of),
+            "windows": windows,
+            "staffing": self._staffing(scope, settings, counts, as_of),
+        }
+
+    def _staffing(
+        self, scope: str, settings: QueueSettings, counts: Counter, as_of: float
+    ) -> dict[str, Any]:
+        length = self.settings.staffing_window_seconds
+        start = self.grid.ceil_bucket(as_of - length)
+        rolling = self._index().rolling.get(scope)
+        values = self._rolling_total(scope, rolling, self._staffing_index, start, as_of)
+        return dict(
+            live_staffing_cached(
+                int(values[T.OFFERED]),
+                length,
+                int(values[T.HANDLED]),
+                values[T.HANDLE_SECONDS],
+                counts[AVAILABLE] + counts[ON_CALL] + counts[WRAP_UP],
+                settings,
+            )
+        )
+
+    def _queue_state(self, queue: str, scope: str, counts: Counter, as_of: float) -> dict[str, Any]:
         waiting_since = [
             ts
             for ts in self._index().waiting.get(queue, {}).values()
@@ -664,7 +695,6 @@ class Engine:
                 "wrap_up": counts[WRAP_UP],
                 "not_ready": counts[NOT_READY],
             },
-            "windows": windows,
         }
 
     def team_snapshot(self, team: str, as_of: float) -> dict[str, Any]:
@@ -716,6 +746,21 @@ class Engine:
                     T.add_into(total, values, -1)
         rolling.starts[index] = start
         return rolling.totals[index]
+
+
+@functools.lru_cache(maxsize=8192)
+def live_staffing_cached(
+    offered: int,
+    window_seconds: float,
+    handled: int,
+    handle_seconds_sum: float,
+    productive_agents: int,
+    settings: QueueSettings,
+) -> dict[str, Any]:
+    """Erlang C per queue every second is costly; its inputs rarely change between publishes."""
+    return live_staffing(
+        offered, window_seconds, handled, handle_seconds_sum, productive_agents, settings
+    )
 
 
 def format_time(moment: float) -> str:
