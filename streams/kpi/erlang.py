@@ -13,11 +13,14 @@ Numerical approach (no factorials anywhere, stable from 1 agent to many thousand
   atom at 0 and, for t > 0, the density n mu pi_n g(t) with
   g(t) = exp(-n mu t + lambda (1 - exp(-theta t)) / theta)   (Baccelli & Hebuterne; Mandelbaum &
   Zeltyn). V is independent of the call's own patience, so a call waiting v is answered with
-  probability exp(-theta v). Every Erlang A measure is an integral of g against a positive
+  probability exp(-theta v). With S = n mu * integral of g over t > 0 and B = Erlang B,
+  P(wait) = S B / (1 - B + S B) (computed with logarithms: S overflows under overload).
+  Every other Erlang A measure is an integral of g against a positive
   weight (1, exp(-theta t), 1 - exp(-theta t), t exp(-theta t)), see `_offered_wait`.
   The closed forms of these integrals are differences of incomplete gamma functions, which
-  cancel catastrophically as patience grows (the Erlang C limit), and ASA has no closed form at
-  all; so they are integrated numerically instead: log g is concave, so it is integrated in log
+  cancel catastrophically as patience grows (the Erlang C limit), and ASA has no such closed
+  form (it needs their derivative in the shape parameter); so they are integrated
+  numerically instead: log g is concave, so it is integrated in log
   space relative to its peak, on panels placed at fixed drops of log g from that peak, with
   Gauss-Legendre on each panel. The tests check this against an independent truncated
   birth-death chain.
@@ -135,7 +138,15 @@ def erlang_c_wait_probability(agents: int, traffic: float, blocking: float | Non
 def erlang_c(
     agents: int, arrival_rate: Number, aht_seconds: Number, threshold_seconds: Number
 ) -> Performance:
-    """Erlang C (M/M/n, callers never abandon) with `agents` agents."""
+    """Erlang C with `agents` agents: M/M/n, callers never abandon.
+
+    - wait_probability: P(an arriving call queues) = C(n, A).
+    - service_level: P(answered within `threshold_seconds`) = 1 - C exp(-(n - A) t / AHT);
+      every offered call is answered, so this is also answered within t / offered.
+    - asa_seconds: C * AHT / (n - A).  occupancy: A / n.
+    With n <= A there is no steady state (the queue grows): P(wait) 1, service level 0,
+    ASA infinite, occupancy 1.
+    """
     rate, aht, threshold = _check_load(arrival_rate, aht_seconds, threshold_seconds)
     _check_agents(agents)
     traffic = float(rate * aht)
@@ -149,7 +160,18 @@ def erlang_a(
     patience_seconds: Number,
     threshold_seconds: Number,
 ) -> Performance:
-    """Erlang A (M/M/n+M: exponential patience with mean `patience_seconds`) with `agents`."""
+    """Erlang A with `agents` agents: Palm's M/M/n+M queue (Garnett, Mandelbaum & Reiman 2002).
+
+    Poisson arrivals, exponential handle times (mean `aht_seconds`), and each queued caller
+    abandons at rate theta = 1 / `patience_seconds` while waiting (first come, first served).
+    - wait_probability: P(an arriving call finds every agent busy and queues).
+    - abandon_probability: P(the caller hangs up before an agent answers).
+    - service_level: P(answered within `threshold_seconds`), over ALL offered calls: calls
+      answered at once count, a call that abandons (before or after the threshold) does not.
+      So service_level + abandon_probability + answered_late_probability = 1.
+    - asa_seconds: mean wait of the answered calls only (abandoned calls excluded).
+    - occupancy: answered traffic / agents = arrival rate * P(answered) * AHT / agents.
+    """
     rate, aht, threshold = _check_load(arrival_rate, aht_seconds, threshold_seconds)
     patience = _check_patience(patience_seconds)
     _check_agents(agents)
