@@ -390,8 +390,9 @@ class Simulation:
     def _login(self, moment: int, subject: tuple[_Agent, int, int | None]) -> None:
         agent, cycle, end_ms = subject
         group = self.scenario.groups[agent.group]
-        self._schedule_login(agent, cycle + 1, end_ms)
+        # Shift end first: if the next day's login falls in the same ms, it must come after.
         self._push(self._minute_ms(cycle, group.shift_end_minute), _SHIFT_END, agent)
+        self._schedule_login(agent, cycle + 1, end_ms)
         spread = self.scenario.break_spread_minutes
         for spec in group.breaks:
             at = self._minute_ms(cycle, spec.at_minute + self.rng.random() * spread)
