@@ -15,6 +15,7 @@ import orjson
 from streams.errors import UserError
 from streams.kpi.erlang import (
     ERLANG_A,
+    MAX_TRAFFIC_ERLANGS,
     Performance,
     agents_with_shrinkage,
     evaluate,
@@ -129,6 +130,12 @@ def _validate(args: argparse.Namespace) -> None:
         raise UserError(f"--patience-seconds must be above 0, got {_show(args.patience_seconds)}")
     if args.agents is not None and args.agents < 1:
         raise UserError(f"--agents must be 1 or more, got {args.agents}")
+    traffic = args.calls / (args.interval_minutes * 60) * args.aht_seconds
+    if traffic > MAX_TRAFFIC_ERLANGS:
+        raise UserError(
+            f"--calls, --interval-minutes and --aht-seconds give {float(traffic):g} Erlangs, "
+            f"above the supported {MAX_TRAFFIC_ERLANGS:,}; check their units"
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,6 +44,9 @@ Number = int | float | Fraction | Decimal | str
 
 ERLANG_C = "erlang_c"
 ERLANG_A = "erlang_a"
+# Work grows with the traffic (the Erlang B recursion runs once per agent); far beyond any
+# contact centre, and keeps a typo in the calls or AHT from hanging the caller.
+MAX_TRAFFIC_ERLANGS = 1_000_000
 
 # Panel edges sit where log g has dropped by k^2 / 4 from its peak (k = 1..16): dense near the
 # peak where g is flat, wider in the tails; beyond a drop of 64 the rest is below 1e-27 of it.
@@ -123,6 +126,8 @@ def erlang_b(agents: int, traffic: float) -> float:
     blocking = 1.0
     for servers in range(1, agents + 1):
         blocking = traffic * blocking / (servers + traffic * blocking)
+        if blocking == 0.0:  # underflowed; stays 0 for more agents, no need to loop to n
+            break
     return blocking
 
 
@@ -258,6 +263,11 @@ def _check_load(
         raise ValueError(f"AHT must be above 0 seconds, got {aht_seconds}")
     if threshold < 0:
         raise ValueError(f"service level threshold must be 0 or more, got {threshold_seconds}")
+    if rate * aht > MAX_TRAFFIC_ERLANGS:
+        raise ValueError(
+            f"traffic {float(rate * aht):g} Erlangs is above the supported "
+            f"{MAX_TRAFFIC_ERLANGS:,} (check the units of calls and AHT)"
+        )
     return rate, aht, threshold
 
 
@@ -316,6 +326,8 @@ class _BlockingTable:
 
     def __getitem__(self, agents: int) -> float:
         while len(self.values) <= agents:
+            if self.values[-1] == 0.0:  # underflowed: 0 for every larger team too
+                return 0.0
             previous = self.traffic * self.values[-1]
             self.values.append(previous / (len(self.values) + previous))
         return self.values[agents]

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from streams.config import QueueSettings
-from streams.kpi.erlang import ERLANG_C, exact, minimum_agents
+from streams.kpi.erlang import ERLANG_C, MAX_TRAFFIC_ERLANGS, exact, minimum_agents
 
 
 def live_staffing(
@@ -30,7 +30,8 @@ def live_staffing(
       `service_level_threshold_seconds` reaches its `service_level_target`.
       No calls offered in the window -> 0 (nothing to answer). Calls offered but a measured
       AHT of 0 -> 1 (someone must still answer). A target of 1.0 can never be met by Erlang C
-      (some call always waits) -> None.
+      (some call always waits) -> None; so does traffic above MAX_TRAFFIC_ERLANGS (a million
+      Erlangs: broken counts, not a contact centre), rather than minutes of computation.
     - gap = productive_agents - required_agents: negative means short of agents; None when
       required_agents is None.
     """
@@ -47,7 +48,7 @@ def live_staffing(
     required: int | None
     if offered == 0:
         required = 0
-    elif settings.service_level_target >= 1:
+    elif settings.service_level_target >= 1 or traffic > MAX_TRAFFIC_ERLANGS:
         required = None
     elif aht == 0:
         required = 1

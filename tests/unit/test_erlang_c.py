@@ -94,6 +94,8 @@ def test_rejects_impossible_input():
         erlang_c(3, 0.1, -1, 20)
     with pytest.raises(ValueError, match="agents"):
         erlang_c(0, 0.1, 180, 20)
+    with pytest.raises(ValueError, match="Erlangs"):
+        minimum_agents(Fraction(2_000_000, 180), 180, 20, 0.8)
     with pytest.raises(ValueError):
         exact(float("nan"))
     with pytest.raises(ValueError):
@@ -154,12 +156,13 @@ def test_unstable_staffing_reports_a_growing_queue():
     assert model.asa_seconds == math.inf
 
 
-def test_many_agents_little_traffic_has_no_underflow_trouble():
-    model = erlang_c(5000, Fraction(1, 180), 180, 20)
+@pytest.mark.parametrize("agents", [5000, 10**9])
+def test_many_agents_little_traffic_has_no_underflow_trouble(agents):
+    model = erlang_c(agents, Fraction(1, 180), 180, 20)
     assert model.wait_probability == 0.0
     assert model.service_level == 1.0
     assert model.asa_seconds == 0.0
-    assert model.occupancy == pytest.approx(1 / 5000)
+    assert model.occupancy == pytest.approx(1 / agents)
 
 
 @settings(max_examples=80, deadline=None)

@@ -75,6 +75,13 @@ def test_target_of_one_cannot_be_met():
     assert result["traffic_erlangs"] == pytest.approx(10 / 1800 * 180)
 
 
+def test_absurd_traffic_gives_no_answer_instead_of_hanging():
+    # 10 million calls in 30 minutes at a 6-minute AHT: 2 million Erlangs.
+    result = live_staffing(10_000_000, 1800.0, 0, 0.0, 5, DEFAULTS)
+    assert result["traffic_erlangs"] == 2_000_000.0
+    assert (result["required_agents"], result["gap"]) == (None, None)
+
+
 def test_zero_measured_handle_time_still_needs_one_agent():
     result = live_staffing(10, 1800.0, 5, 0.0, 0, DEFAULTS)
     assert result["aht_seconds"] == 0.0

@@ -127,6 +127,7 @@ def test_table_for_erlang_a_has_abandonment(capsys):
         (["--threshold-seconds", "-1"], "--threshold-seconds must be 0 or more"),
         (["--patience-seconds", "0"], "--patience-seconds must be above 0"),
         (["--agents", "0"], "--agents must be 1 or more"),
+        (["--calls", "1e12"], "above the supported 1,000,000; check their units"),
     ],
 )
 def test_impossible_input_is_a_one_line_error(capsys, flags, words):
