@@ -81,7 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="mean caller patience: use Erlang A (callers abandon) instead of Erlang C",
     )
     parser.add_argument(
-        "--agents", type=int, metavar="K", help="evaluate this many agents instead of solving"
+        "--agents",
+        type=int,
+        metavar="K",
+        help="evaluate this many agents instead of solving for the fewest",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -211,7 +214,10 @@ def _print_table(args, answer: Performance, shrinkage: Fraction, performance) ->
         )
     else:
         met = "meet" if answer.service_level >= args.target else "miss"
-        console.print(f"{answer.agents} agents {met} the service level target")
+        verdict = f"{answer.agents} agents {met} the service level target"
+        if args.max_occupancy is not None and answer.occupancy > args.max_occupancy:
+            verdict += f" and are busier than {_percent(args.max_occupancy)}"
+        console.print(verdict)
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Agents", justify="right")

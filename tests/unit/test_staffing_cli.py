@@ -105,6 +105,14 @@ def test_table_shows_agents_around_the_answer(capsys):
         assert cell in out
 
 
+def test_table_verdict_for_given_agents(capsys):
+    assert main([*EXAMPLE, "--agents", "12", "--max-occupancy", "0.8"]) == 0
+    out = capsys.readouterr().out
+    assert "12 agents miss the service level target and are busier than 80 %" in out
+    assert main([*EXAMPLE, "--agents", "15"]) == 0
+    assert "15 agents meet the service level target\n" in capsys.readouterr().out
+
+
 def test_table_for_erlang_a_has_abandonment(capsys):
     assert main([*EXAMPLE, "--patience-seconds", "120"]) == 0
     out = capsys.readouterr().out
