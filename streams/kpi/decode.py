@@ -28,6 +28,8 @@ from streams.kpi.events import (
 
 # Keys are joined with this separator in state mappings, so names may not contain it.
 KEY_SEPARATOR = "\x1f"
+_INFINITY = math.inf
+_STATES = frozenset(AGENT_STATES)
 
 
 class _Invalid(Exception):
@@ -40,137 +42,152 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> Event | Rejection
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         return Rejection(INVALID_JSON, f"not JSON: {error}")
-    if not isinstance(document, dict):
+    if type(document) is not dict:
         return Rejection(INVALID_JSON, f"not a JSON object but a {type(document).__name__}")
     event_type = document.get("type")
-    if not isinstance(event_type, str) or event_type not in _DECODERS:
+    decoder = _DECODERS.get(event_type) if type(event_type) is str else None
+    if decoder is None:
         return Rejection(UNKNOWN_TYPE, f"unknown event type {event_type!r}")
     try:
-        return _DECODERS[event_type](document)
+        return decoder(document)
     except _Invalid as error:
         return Rejection(INVALID_FIELD, str(error), event_type)
 
 
 def parse_ts(value: Any) -> float:
     """An event time: ISO-8601 with an offset, or epoch seconds. Raises ValueError."""
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"'ts' {value!r} is not ISO-8601 or epoch seconds") from None
-        if moment.tzinfo is None:
-            raise ValueError(f"'ts' {value!r} has no UTC offset (add 'Z' or '+01:00')")
-        return moment.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    kind = type(value)
+    if kind is float or kind is int:
+        if not 0 <= value < _INFINITY:
+            raise ValueError(f"'ts' must be finite epoch seconds, got {value!r}")
+        return float(value)
+    if kind is not str:
         raise ValueError(f"'ts' must be an ISO-8601 string or epoch seconds, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"'ts' must be finite epoch seconds, got {value!r}")
-    return float(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'ts' {value!r} is not ISO-8601 or epoch seconds") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"'ts' {value!r} has no UTC offset (add 'Z' or '+01:00')")
+    return moment.timestamp()
 
 
+# The checks below run for every event, so they test exact types (a bool is not a number) and
+# use one chained comparison for "finite and >= 0" (NaN fails it too).
 def _text(document: dict, field: str) -> str:
     value = document.get(field)
-    if not isinstance(value, str) or not value:
+    if type(value) is not str or not value or KEY_SEPARATOR in value:
         if field not in document:
             raise _Invalid(f"field {field!r} is missing")
+        if type(value) is str and value:
+            raise _Invalid(f"field {field!r} contains the control character U+001F")
         raise _Invalid(f"field {field!r} must be a non-empty string, got {value!r}")
-    if KEY_SEPARATOR in value:
-        raise _Invalid(f"field {field!r} contains the control character U+001F")
     return value
 
 
 def _seconds(document: dict, field: str, default: float | None = None) -> float:
     value = document.get(field, default)
-    if value is None:
-        raise _Invalid(f"field {field!r} is missing")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(f"field {field!r} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value < 0:
+    kind = type(value)
+    if (kind is not float and kind is not int) or not 0 <= value < _INFINITY:
+        if value is None:
+            raise _Invalid(f"field {field!r} is missing")
+        if kind is not float and kind is not int:
+            raise _Invalid(f"field {field!r} must be a number of seconds, got {value!r}")
         raise _Invalid(f"field {field!r} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return value
 
 
-def _common(document: dict) -> tuple[str, float]:
-    event_id = _text(document, "event_id")
+def _ts(document: dict) -> float:
     if "ts" not in document:
         raise _Invalid("field 'ts' is missing")
     try:
-        ts = parse_ts(document["ts"])
+        return parse_ts(document["ts"])
     except ValueError as error:
         raise _Invalid(str(error)) from None
-    return event_id, ts
-
-
-def _call(document: dict, wait: bool = False, agent: bool = False) -> CallEvent:
-    event_id, ts = _common(document)
-    return CallEvent(
-        type=document["type"],
-        event_id=event_id,
-        ts=ts,
-        call_id=_text(document, "call_id"),
-        queue=_text(document, "queue"),
-        agent_id=_text(document, "agent_id") if agent else "",
-        wait_seconds=_seconds(document, "wait_seconds") if wait else 0.0,
-    )
 
 
 def _offered(document: dict) -> CallEvent:
-    return _call(document)
+    return CallEvent(
+        CALL_OFFERED,
+        _text(document, "event_id"),
+        _ts(document),
+        _text(document, "call_id"),
+        _text(document, "queue"),
+    )
 
 
 def _answered(document: dict) -> CallEvent:
-    return _call(document, wait=True, agent=True)
+    return CallEvent(
+        CALL_ANSWERED,
+        _text(document, "event_id"),
+        _ts(document),
+        _text(document, "call_id"),
+        _text(document, "queue"),
+        _text(document, "agent_id"),
+        _seconds(document, "wait_seconds"),
+    )
 
 
 def _abandoned(document: dict) -> CallEvent:
-    return _call(document, wait=True)
+    return CallEvent(
+        CALL_ABANDONED,
+        _text(document, "event_id"),
+        _ts(document),
+        _text(document, "call_id"),
+        _text(document, "queue"),
+        "",
+        _seconds(document, "wait_seconds"),
+    )
 
 
 def _wrapup(document: dict) -> CallEvent:
-    event_id, ts = _common(document)
+    event_id = _text(document, "event_id")
+    ts = _ts(document)
     handle = (
         _seconds(document, "talk_seconds")
         + _seconds(document, "hold_seconds", 0.0)
         + _seconds(document, "acw_seconds")
     )
     return CallEvent(
-        type=CALL_WRAPUP,
-        event_id=event_id,
-        ts=ts,
-        call_id=_text(document, "call_id"),
-        queue=_text(document, "queue"),
-        agent_id=_text(document, "agent_id"),
-        handle_seconds=handle,
+        CALL_WRAPUP,
+        event_id,
+        ts,
+        _text(document, "call_id"),
+        _text(document, "queue"),
+        _text(document, "agent_id"),
+        0.0,
+        handle,
     )
 
 
 def _agent_state(document: dict) -> AgentStateEvent:
-    event_id, ts = _common(document)
+    event_id = _text(document, "event_id")
+    ts = _ts(document)
     agent_id = _text(document, "agent_id")
     state = document.get("state")
-    if state not in AGENT_STATES:
+    if type(state) is not str or state not in _STATES:
         raise _Invalid(f"field 'state' must be one of {', '.join(AGENT_STATES)}, got {state!r}")
     queues = document.get("queues")
-    if not isinstance(queues, list):
+    if type(queues) is not list:
         raise _Invalid(f"field 'queues' must be a list of queue names, got {queues!r}")
     for queue in queues:
-        if not isinstance(queue, str) or not queue or KEY_SEPARATOR in queue:
+        if type(queue) is not str or not queue or KEY_SEPARATOR in queue:
             raise _Invalid(f"field 'queues' holds {queue!r}, not a queue name")
     if not queues and state != LOGGED_OUT:
         raise _Invalid(f"field 'queues' is empty but state is {state!r} (only logged_out may)")
     team = _text(document, "team") if "team" in document else "default"
     reason = document.get("reason")
-    if reason is not None and not isinstance(reason, str):
+    if reason is not None and type(reason) is not str:
         raise _Invalid(f"field 'reason' must be a string, got {reason!r}")
     return AgentStateEvent(
-        type=AGENT_STATE,
-        event_id=event_id,
-        ts=ts,
-        agent_id=agent_id,
-        state=state,
-        queues=tuple(dict.fromkeys(queues)),
-        team=team,
-        reason=reason,
+        AGENT_STATE,
+        event_id,
+        ts,
+        agent_id,
+        state,
+        tuple(dict.fromkeys(queues)) if len(queues) > 1 else tuple(queues),
+        team,
+        reason,
     )
 
 
