@@ -8,6 +8,7 @@ in an own `CollectorRegistry`, never the global one. Null metrics produce no sam
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -72,6 +73,12 @@ class EngineCollector(Collector):
     def _state_metrics(self, snapshot: dict[str, Any]) -> Iterator[Metric]:
         queues = snapshot["queues"]
         settings = self.engine.settings
+        as_of = GaugeMetricFamily(
+            "ccpulse_snapshot_as_of_seconds",
+            "The as_of (epoch seconds) of the state this scrape exposes.",
+        )
+        as_of.add_metric((), datetime.fromisoformat(snapshot["as_of"]).timestamp())
+        yield as_of
         for name, field, documentation in WINDOW_GAUGES:
             family = GaugeMetricFamily(name, documentation, labels=("queue", "window"))
             for queue, data in queues.items():

@@ -36,12 +36,17 @@ def team_key(team: str) -> str:
 
 
 def scalar_text(value: Any) -> str:
-    """A number as Redis stores it: ints without a decimal point, floats round-trippable."""
+    """A value as Redis stores it: ints without a decimal point, floats round-trippable,
+    strings as they are, anything else as JSON."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
         return str(value)
-    return repr(float(value))
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 def _flatten(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, Any]]:

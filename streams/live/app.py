@@ -11,6 +11,7 @@ removed by `event_id`, routed agent-state updates are idempotent).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,6 +143,7 @@ class LiveWorker:
         self.batches = 0
         self.events = 0
         self._producer: Any = None
+        self._last_publish_error = -math.inf
         self._wire()
 
     # ------------------------------------------------------------------------------- wiring
@@ -214,7 +216,21 @@ class LiveWorker:
         await producer.send(topic, key, value, partition, None, None)
 
     async def process_batch(self, messages: list[Any]) -> None:
-        outgoing = self.processor.process(messages)
+        try:
+            outgoing = self.processor.process(messages)
+        except Exception:
+            # An engine fault, not bad input (bad input is rejected, never raised). Keep going,
+            # but never drop anything silently: retry one by one and dead-letter the culprit.
+            log.exception("batch of %d messages failed; retrying one by one", len(messages))
+            outgoing = []
+            for message in messages:
+                try:
+                    outgoing += self.processor.process([message])
+                except Exception as error:
+                    log.exception(
+                        "message %s[%d]@%d failed", message.topic, message.partition, message.offset
+                    )
+                    outgoing.append(self.processor.internal_error(message, error))
         for record in outgoing:
             await self._send(record.topic, record.key, record.value, None)
         for mapping in self.mappings.values():
@@ -231,9 +247,16 @@ class LiveWorker:
         return self.engine.snapshot(self.engine.live_as_of(time.time()))
 
     async def publish(self) -> None:
-        snapshot = self.owned_snapshot()
-        if snapshot is not None and (snapshot["queues"] or snapshot["teams"]):
-            await self.publisher.publish(snapshot)
+        try:
+            snapshot = self.owned_snapshot()
+            if snapshot is not None and (snapshot["queues"] or snapshot["teams"]):
+                await self.publisher.publish(snapshot)
+        except Exception:
+            # A failing snapshot must not stop the worker (which would stop processing too).
+            now = time.monotonic()
+            if now - self._last_publish_error > 60:
+                self._last_publish_error = now
+                log.exception("publishing the snapshot failed (next report in 60 s at most)")
 
     def run(self, loop: Any) -> int:
         """Run until SIGTERM/SIGINT (Faust's worker handles the signals and a clean stop)."""

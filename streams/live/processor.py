@@ -31,6 +31,9 @@ from streams.live.table_state import PartitionCursor
 
 log = logging.getLogger(__name__)
 
+# Not an input problem: processing the message raised. Dead-lettered rather than dropped.
+INTERNAL_ERROR = "internal_error"
+
 
 class SourceMessage(Protocol):
     topic: str
@@ -209,6 +212,13 @@ class BatchProcessor:
         if not isinstance(update, dict):
             return Rejection(INVALID_JSON, "scope update is not a JSON object", AGENT_STATE)
         return update
+
+    def internal_error(self, message: SourceMessage, error: Exception) -> OutgoingRecord:
+        """Dead-letter a message whose processing raised (an engine fault, counted as
+        `internal_error` so it shows in ccpulse_events_rejected_total)."""
+        self.engine.stats.rejected[INTERNAL_ERROR] += 1
+        outcome = Outcome("rejected", INTERNAL_ERROR, f"processing raised {error!r}")
+        return self._dead_letter(message, outcome, self.clock())
 
     def _dead_letter(self, message: SourceMessage, outcome: Outcome, now: float) -> OutgoingRecord:
         source = SourcePosition(message.topic, message.partition, message.offset)
