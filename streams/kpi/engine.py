@@ -55,6 +55,7 @@ TEAM_SCOPE = "t"
 WAITING, RESOLVED = 0, 1
 _SPELL_STARTS = {ON_CALL: T.BUSY_STARTS, WRAP_UP: T.BUSY_STARTS, AVAILABLE: T.IDLE_STARTS}
 _SPELL_ENDS = {ON_CALL: T.BUSY_ENDS, WRAP_UP: T.BUSY_ENDS, AVAILABLE: T.IDLE_ENDS}
+_SPELL_KIND = {ON_CALL: "busy", WRAP_UP: "busy", AVAILABLE: "idle"}
 _SCOPE_STATES = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
 # Expiry heap entry kinds.
 _SLIDE, _LEG, _PERIOD = 0, 2, 3
@@ -430,6 +431,10 @@ class Engine:
             counts[state] += 1
         ended_points = _SPELL_ENDS.get(ended)
         started_points = _SPELL_STARTS.get(state)
+        if ended_points is not None and _SPELL_KIND[ended] == _SPELL_KIND.get(state):
+            # busy -> busy (on_call -> wrap_up) or idle -> idle: an end and a start at the same
+            # instant cancel in every window, so there is nothing to tally.
+            ended_points = started_points = None
         if ended_points is not None or started_points is not None:
             size = self.settings.bucket_seconds
             bucket = int(ts // size) * size
