@@ -92,9 +92,10 @@ def _progress(handle: BinaryIO) -> Iterator:
     if not sys.stderr.isatty() or size < _PROGRESS_MIN_BYTES:
         yield None
         return
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("replaying", total=size)
 
         def on_line(number: int) -> None:
