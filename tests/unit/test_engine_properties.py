@@ -208,6 +208,35 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
     keyed.sort(key=lambda item: (item[0], item[1]))
     ordered = [event for _, _, event in keyed]
 
+    # Lateness edges: an event that moves now to exactly (an earlier event's ts + lateness),
+    # then a repeat of that earlier event (still a duplicate), a new event exactly at the
+    # horizon (accepted) and one just before it (late).
+    for edge in range(draw(st.integers(0, 2))):
+        position = draw(st.integers(1, len(ordered)))
+        newest = max(item["ts"] for item in ordered[:position])
+        candidates = [e for e in ordered[:position] if e["ts"] + lateness >= newest]
+        if not candidates:
+            continue
+        source = draw(st.sampled_from(candidates))
+        push = source["ts"] + lateness
+        queue = draw(st.sampled_from(QUEUES))
+
+        def fresh(ts: float, name: str, queue: str = queue, edge: int = edge) -> dict[str, Any]:
+            return {
+                "type": "call.offered",
+                "event_id": f"{name}{edge}",
+                "ts": ts,
+                "call_id": f"{name}{edge}",
+                "queue": queue,
+            }
+
+        ordered[position:position] = [
+            fresh(push, "push"),
+            copy.deepcopy(source),
+            fresh(push - lateness, "edge"),
+            fresh(push - lateness - 0.5, "behind"),
+        ]
+
     # Exact duplicates, re-used ids on other events, and bad lines at random later positions.
     for _ in range(draw(st.integers(0, 4))):
         source = draw(st.integers(0, len(ordered) - 1))
