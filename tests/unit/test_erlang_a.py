@@ -113,6 +113,9 @@ CASES = [
     pytest.param(1, 0.9, 600.0, 10.0, 5.0, 300, id="patience-far-below-aht"),
     pytest.param(20, 15.0, 240.0, 1200.0, 0.0, 600, id="threshold-zero"),
     pytest.param(300, 290.0, 180.0, 200.0, 20.0, 700, id="three-hundred-agents"),
+    pytest.param(2000, 1990.0, 180.0, 300.0, 20.0, 900, id="two-thousand-agents"),
+    pytest.param(1000, 1100.0, 180.0, 300.0, 30.0, 900, id="thousand-agents-overloaded"),
+    pytest.param(5000, 5000.0, 180.0, 240.0, 20.0, 1500, id="five-thousand-agents"),
 ]
 
 
