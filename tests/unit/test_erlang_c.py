@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -127,6 +127,24 @@ def test_erlang_b_matches_exact_sum():
         terms.append(terms[-1] * traffic / k)
     assert erlang_b(agents, 7.0) == pytest.approx(float(terms[-1] / sum(terms)), rel=1e-14)
     assert erlang_b(0, 3.0) == 1.0
+
+
+def _erlang_c_decimal(agents: int, traffic: int) -> Decimal:
+    """P(wait) from the textbook sum in 40-digit decimals (exponents up to 10^999999)."""
+    with localcontext() as context:
+        context.prec = 40
+        term, below = Decimal(1), Decimal(0)
+        for k in range(1, agents + 1):
+            below += term
+            term = term * traffic / k
+        top = term * agents / (agents - traffic)
+        return top / (below + top)
+
+
+@pytest.mark.parametrize(("agents", "traffic"), [(501, 500), (5001, 5000), (5013, 5000)])
+def test_wait_probability_at_thousands_of_agents_matches_decimal_sum(agents, traffic):
+    expected = float(_erlang_c_decimal(agents, traffic))
+    assert erlang_c_wait_probability(agents, float(traffic)) == pytest.approx(expected, rel=1e-11)
 
 
 @pytest.mark.parametrize("traffic", [500, 5000])
