@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -186,7 +187,12 @@ def _as_json(model: Performance, shrinkage: Fraction) -> dict[str, Any]:
     }
 
 
-def _print_table(args, answer: Performance, shrinkage: Fraction, performance) -> None:
+def _print_table(
+    args: argparse.Namespace,
+    answer: Performance,
+    shrinkage: Fraction,
+    performance: Callable[[int], Performance],
+) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
