@@ -36,16 +36,6 @@ IDLE_STARTS = 15
 IDLE_ENDS = 18
 WIDTH = 21
 
-COUNT_FIELDS = (
-    ("offered", OFFERED),
-    ("answered", ANSWERED),
-    ("answered_within_threshold", ANSWERED_WITHIN_THRESHOLD),
-    ("abandoned", ABANDONED),
-    ("short_abandoned", SHORT_ABANDONED),
-    ("abandoned_within_threshold", ABANDONED_WITHIN_THRESHOLD),
-    ("handled", HANDLED),
-)
-KPI_FIELDS = ("service_level", "asa_seconds", "abandon_rate", "aht_seconds", "occupancy")
 # Busy+idle seconds below this are rounding residue of an empty window, not agent time.
 _NO_TIME = 1e-7
 
@@ -89,25 +79,35 @@ def queue_window(
     busy_open: int,
     idle_open: int,
 ) -> dict[str, Any]:
-    """One window object of a queue's snapshot."""
-    result: dict[str, Any] = {name: int(tally[index]) for name, index in COUNT_FIELDS}
+    """One window object of a queue's snapshot (runs for every queue and window each publish)."""
     answered = tally[ANSWERED]
     abandoned = tally[ABANDONED]
     short = tally[SHORT_ABANDONED]
     within = tally[ANSWERED_WITHIN_THRESHOLD]
+    abandoned_within = tally[ABANDONED_WITHIN_THRESHOLD]
+    handled = tally[HANDLED]
+    counted_abandons = abandoned - short
     formula = settings.service_level_formula
     if formula == "offered":
-        service_level = _ratio(within, answered + abandoned - short)
+        service_level = _ratio(within, answered + counted_abandons)
     elif formula == "answered":
         service_level = _ratio(within, answered)
     else:  # "removed"
-        service_level = _ratio(within + tally[ABANDONED_WITHIN_THRESHOLD], answered + abandoned)
-    result["service_level"] = service_level
-    result["asa_seconds"] = _ratio(tally[WAIT_SECONDS], answered)
-    result["abandon_rate"] = _ratio(abandoned - short, answered + abandoned - short)
-    result["aht_seconds"] = _ratio(tally[HANDLE_SECONDS], tally[HANDLED])
-    result["occupancy"] = occupancy(tally, start, end, busy_open, idle_open)
-    return result
+        service_level = _ratio(within + abandoned_within, answered + abandoned)
+    return {
+        "offered": int(tally[OFFERED]),
+        "answered": int(answered),
+        "answered_within_threshold": int(within),
+        "abandoned": int(abandoned),
+        "short_abandoned": int(short),
+        "abandoned_within_threshold": int(abandoned_within),
+        "handled": int(handled),
+        "service_level": service_level,
+        "asa_seconds": tally[WAIT_SECONDS] / answered if answered else None,
+        "abandon_rate": _ratio(counted_abandons, answered + counted_abandons),
+        "aht_seconds": tally[HANDLE_SECONDS] / handled if handled else None,
+        "occupancy": occupancy(tally, start, end, busy_open, idle_open),
+    }
 
 
 def team_window(
