@@ -25,7 +25,8 @@ def live_staffing(
     """Agents the queue needs for its own service level target, and the gap to what it has.
 
     - arrival rate = offered / window_seconds; AHT = handle_seconds_sum / handled, or the
-      queue's `aht_seconds` setting while nothing has been handled in the window.
+      queue's `aht_seconds` setting while nothing has been handled in the window. A sum a
+      rounding error below 0 counts as 0.
     - required_agents: the fewest agents whose Erlang C service level within the queue's
       `service_level_threshold_seconds` reaches its `service_level_target`.
       No calls offered in the window -> 0 (nothing to answer). Calls offered but a measured
@@ -39,10 +40,13 @@ def live_staffing(
         raise ValueError("offered, handled and productive_agents must be 0 or more")
     if not (window_seconds > 0 and math.isfinite(window_seconds)):
         raise ValueError(f"window_seconds must be a finite number above 0, got {window_seconds}")
-    if not (handle_seconds_sum >= 0 and math.isfinite(handle_seconds_sum)):
-        raise ValueError(f"handle_seconds_sum must be finite and 0 or more: {handle_seconds_sum}")
+    if not math.isfinite(handle_seconds_sum):
+        raise ValueError(f"handle_seconds_sum must be a finite number, got {handle_seconds_sum}")
     # Exact fractions, so that e.g. 100 calls in 1800 s at 180 s AHT is exactly 10 Erlangs.
-    aht = exact(handle_seconds_sum) / handled if handled else exact(settings.aht_seconds)
+    # The sum is a float running total (added as calls enter the window, subtracted as they
+    # leave), so it can drift a hair below 0, or hold a residue when nothing is handled.
+    measured = exact(max(handle_seconds_sum, 0.0)) / handled if handled else None
+    aht = measured if measured is not None else exact(settings.aht_seconds)
     rate = Fraction(offered) / exact(window_seconds)
     traffic = rate * aht
     required: int | None
