@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import sys
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,51 @@ def test_snapshots_while_streaming_match_reference(
         expected = reference.snapshot(admission.accepted, config, as_of, admission)
         problems = reference.differences(expected, engine.snapshot(as_of))
         assert not problems, f"after line {count}, as_of {as_of}:\n" + "\n".join(problems)
+
+
+@given(scenarios(), st.integers(1, 3))
+def test_partitioned_workers_match_reference(
+    scenario: tuple[list[bytes], Settings, float | None], workers: int
+) -> None:
+    """The live split: calls on their queue's worker, agent states admitted on the agent's
+    worker and fanned out as scope updates to the queue/team workers (DESIGN "Data flow").
+
+    Fed only the lines a single engine accepts, in that order (each worker's own "now" is then
+    never ahead of the global one), every queue and team read from its owning worker must
+    equal the reference.
+    """
+    lines, config, _ = scenario
+    admission = reference.admit(lines, config, None)
+    ids = [event.event_id for event in admission.accepted]
+    accepted = [
+        lines[event.line_no - 1] for event in admission.accepted if ids.count(event.event_id) == 1
+    ]
+    describe(accepted, config, None)
+    if not accepted:
+        return
+    engines = [Engine(config, EngineState.in_memory()) for _ in range(workers)]
+
+    def owner(key: str) -> Engine:
+        return engines[zlib.crc32(key.encode()) % workers]
+
+    for line in accepted:
+        body = json.loads(line)
+        if body["type"] == "agent.state":
+            outcome = owner("agent:" + body["agent_id"]).route_agent_state(line, now=None)
+            assert outcome.status == "accepted", outcome
+            for key, payload in outcome.scope_updates:
+                update = json.loads(json.dumps(payload))  # it crosses a Kafka topic
+                assert owner(key).apply_scope_update(update, now=None).status == "accepted"
+        else:
+            assert owner(body["queue"]).ingest(line, now=None).status == "accepted"
+    check = reference.admit(accepted, config, None)
+    as_of = reference.default_as_of(check.accepted, config)
+    expected = reference.snapshot(check.accepted, config, as_of, check)
+    problems = []
+    for queue, doc in expected["queues"].items():
+        got = owner(queue).snapshot(as_of, queues=[queue], teams=[])["queues"].get(queue)
+        problems += reference.differences(doc, got, f"$.queues.{queue}")
+    for team, doc in expected["teams"].items():
+        got = owner(team).snapshot(as_of, queues=[], teams=[team])["teams"].get(team)
+        problems += reference.differences(doc, got, f"$.teams.{team}")
+    assert not problems, "\n".join(problems)
