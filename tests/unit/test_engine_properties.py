@@ -357,7 +357,10 @@ def test_partitioned_workers_match_reference(
             assert outcome.status == "accepted", outcome
             for key, payload in outcome.scope_updates:
                 update = json.loads(json.dumps(payload))  # it crosses a Kafka topic
-                assert owner(key).apply_scope_update(update, now=None).status == "accepted"
+                # An update identical to the scope's current state may be reported as a
+                # duplicate; the snapshots below are what must agree.
+                status = owner(key).apply_scope_update(update, now=None).status
+                assert status in ("accepted", "duplicate")
         else:
             assert owner(body["queue"]).ingest(line, now=None).status == "accepted"
     check = reference.admit(accepted, config, None)
