@@ -8,6 +8,7 @@ import contextlib
 import math
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -226,8 +227,13 @@ async def _to_kafka(items, settings: Settings, pacer: Pacer, bad, ledger) -> Cou
             f"cannot reach Kafka at {connection.redacted()} ({error}); start it "
             "(`ccpulse services start`) or set CCPULSE_KAFKA_BOOTSTRAP"
         ) from None
+    # SIGTERM (how `./dev run` stops it) or Ctrl-C: stop sending, flush what was sent.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
     try:
-        return await send_to_kafka(items, producer, settings.topics, pacer, bad, ledger)
+        return await send_to_kafka(items, producer, settings.topics, pacer, bad, ledger, stop)
     except KafkaError as error:
         raise UserError(f"Kafka at {connection.redacted()} failed: {error}") from None
     finally:

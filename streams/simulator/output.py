@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -96,16 +97,22 @@ async def send_to_kafka(
     pacer: Pacer,
     bad: BadLines | None = None,
     ledger: Ledger | None = None,
+    stop: asyncio.Event | None = None,
 ) -> Counts:
     """Send every event to its topic with its key (value = the JSON bytes). A bad line goes
-    to the topic and key of the event it precedes, where the worker must dead-letter it."""
+    to the topic and key of the event it precedes, where the worker must dead-letter it.
+    Setting `stop` ends the run early; what was sent is still flushed."""
     counts = Counts()
     dumps = orjson.dumps
     pending: list[asyncio.Future] = []
+    stop = stop or asyncio.Event()
     for moment, event in items:
         delay = pacer.delay(moment)
         if delay > _MIN_SLEEP:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            break
         topic = topic_of(event["type"], topics)
         key = key_of(event)
         if bad is not None:

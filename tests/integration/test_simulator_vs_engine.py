@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +216,42 @@ def test_events_sent_through_kafka_give_the_ground_truth(
     events.sort(key=lambda event: int(event["event_id"].rsplit("-", 1)[1]))
     snapshot = replay_lines([orjson.dumps(e) for e in events], settings, parse_at(at)).snapshot
     compare(orjson.loads(truth_file.read_bytes()), snapshot)
+
+
+def test_paced_kafka_run_stamps_wall_clock_time_and_stops_on_sigterm(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """`--speed 600 --to kafka` starts now and stamps events with the wall clock (a simulated
+    10 minutes per second would otherwise run ahead and be rejected as `future`); SIGTERM
+    ends it cleanly after flushing."""
+    suffix = uuid.uuid4().hex[:8]
+    config = tmp_path / "ccpulse.toml"
+    config.write_text(
+        (ROOT / "config" / "ccpulse.toml").read_text()
+        + f'\n[topics]\noffered = "paced-{suffix}.offered"\n'
+    )
+    settings = load_settings(config)
+    began = time.time()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "streams", "simulate", "--to", "kafka", "--speed", "600",
+            "--scenario", str(SCENARIOS / "small_centre.toml"), "--config", str(config),
+        ],
+        stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "CCPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap},
+    )  # fmt: skip
+    try:
+        received = asyncio.run(_consume(kafka_bootstrap, [settings.topics.offered], 20))
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "small_centre" in stderr and "Traceback" not in stderr
+    finished = time.time()
+    offers = [orjson.loads(value) for _, _, value in received]
+    moments = [datetime.fromisoformat(offer["ts"]).timestamp() for offer in offers]
+    # 20 offers take simulated minutes; stamped on the wall clock they fall inside the run.
+    assert all(began - 1 <= moment <= finished + 1 for moment in moments), (began, moments)
