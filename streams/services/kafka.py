@@ -5,15 +5,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
+import fcntl
+import hashlib
 import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
 from streams.services.kafka_dist import KafkaDistribution
-from streams.services.process import ManagedService, ServiceError, log_tail, port_accepts
+from streams.services.process import (
+    ManagedService,
+    ServiceError,
+    free_ports,
+    log_tail,
+    port_accepts,
+)
 
 DEFAULT_BROKER_PORT = 9092
 DEFAULT_CONTROLLER_PORT = 9093
@@ -45,6 +55,18 @@ def new_cluster_id() -> str:
             return text
 
 
+def class_archive_path(distribution: KafkaDistribution, java: str) -> Path:
+    """Where the broker's AppCDS class archive for this JVM and these jars lives.
+
+    The archive maps the broker's ~10k loaded classes instead of parsing them from jars at
+    every start (about 30 % faster starts). It is only valid for the JVM build that wrote it,
+    so the name carries the JVM's identity; a stale or damaged archive is ignored by the JVM.
+    """
+    real_java = Path(java).resolve()
+    identity = f"{real_java}:{real_java.stat().st_mtime_ns}".encode()
+    return distribution.home / f"broker-{hashlib.sha256(identity).hexdigest()[:12]}.jsa"
+
+
 class KafkaBroker(ManagedService):
     """A single-node KRaft cluster whose data lives under `data_dir` (kept across restarts)."""
 
@@ -72,6 +94,8 @@ class KafkaBroker(ManagedService):
         self.partitions = partitions
         self.auto_create_topics = auto_create_topics
         self.distribution = distribution or KafkaDistribution()
+        # When set, the JVM writes its class archive here on exit (see `build_class_archive`).
+        self.class_archive_out: Path | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -147,13 +171,16 @@ class KafkaBroker(ManagedService):
         if not (self.data_dir / "data" / "meta.properties").exists():
             self._format_storage()
 
-    def _java_command(self, main_class: str, *args: str) -> list[str]:
+    def _java_command(self, main_class: str, *args: str, one_shot: bool = False) -> list[str]:
+        if one_shot:
+            # A short-lived tool: the quick-starting JIT tier and GC save about a second.
+            memory = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+        else:
+            memory = [f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"]
+            memory += self._class_archive_flags()
         return [
             java_executable(),
-            f"-Xmx{self.heap}",
-            "-Xms128m",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
+            *memory,
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
@@ -164,6 +191,12 @@ class KafkaBroker(ManagedService):
             *args,
         ]
 
+    def _class_archive_flags(self) -> list[str]:
+        if self.class_archive_out is not None:
+            return [f"-XX:ArchiveClassesAtExit={self.class_archive_out}"]
+        archive = class_archive_path(self.distribution, java_executable())
+        return [f"-XX:SharedArchiveFile={archive}"] if archive.is_file() else []
+
     def _format_storage(self) -> None:
         command = self._java_command(
             "kafka.tools.StorageTool",
@@ -173,6 +206,7 @@ class KafkaBroker(ManagedService):
             "--config",
             str(self.config_file),
             "--ignore-formatted",
+            one_shot=True,
         )
         result = subprocess.run(
             command, cwd=self.data_dir, capture_output=True, text=True, timeout=120, check=False
@@ -221,3 +255,39 @@ class KafkaBroker(ManagedService):
 
     def diagnostics(self) -> str:
         return log_tail(self.server_log)
+
+
+def build_class_archive(distribution: KafkaDistribution | None = None) -> Path | None:
+    """Start and stop a throw-away broker once so the JVM records its class archive.
+
+    Returns the archive path, or None if it could not be built (starts then just take the
+    ordinary, slower path). A no-op when the archive already exists.
+    """
+    distribution = distribution or KafkaDistribution()
+    distribution.ensure()
+    archive = class_archive_path(distribution, java_executable())
+    if archive.is_file():
+        return archive
+    with (distribution.home / ".archive.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if archive.is_file():
+            return archive
+        partial = archive.with_name(f"{archive.name}.partial-{os.getpid()}")
+        with tempfile.TemporaryDirectory(prefix="ccpulse-kafka-cds-") as scratch:
+            port, controller_port = free_ports(2)
+            broker = KafkaBroker(
+                scratch, port=port, controller_port=controller_port, distribution=distribution
+            )
+            broker.class_archive_out = partial
+            try:
+                with broker:
+                    pass
+            except ServiceError:
+                partial.unlink(missing_ok=True)
+                return None
+        if not partial.is_file() or partial.stat().st_size == 0:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+            return None
+        partial.replace(archive)
+    return archive

@@ -15,7 +15,7 @@ from helpers import wait_until
 
 from streams.services.kafka import KafkaBroker, new_cluster_id
 from streams.services.kafka_dist import KafkaDistribution
-from streams.services.process import pid_alive, poll_until, terminate_pid
+from streams.services.process import ServiceError, pid_alive, poll_until, terminate_pid
 from streams.services.redis_server import RedisServer
 from streams.services.registry import (
     ServiceRecord,
@@ -143,3 +143,23 @@ def test_redis_config_binds_loopback_and_quotes_the_password(tmp_path: Path) -> 
     assert server.command()[-1] == "-"  # config, with the secret, goes in on stdin
     assert 'a "b"' not in server.display_url
     assert "requirepass" not in RedisServer(tmp_path, port=16379).config_text()
+
+
+def test_cached_kafka_jars_need_no_maven_and_no_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no mvn, no network tools
+    distribution = KafkaDistribution(cache_dir=tmp_path / "cache")
+    with pytest.raises(ServiceError, match=r"mvn not found.*apt-get install -y maven"):
+        distribution.ensure()
+
+    # A complete copy (stamp matching this exact pom) is used as is.
+    distribution.lib_dir.mkdir(parents=True)
+    (distribution.home / ".complete").write_text(distribution._fingerprint + "\n")
+    assert distribution.ready
+    assert distribution.ensure() == distribution.lib_dir
+    assert distribution.classpath == f"{distribution.lib_dir}/*"
+
+    # A copy made for another pom (say another Kafka version) is not.
+    (distribution.home / ".complete").write_text("0" * 64 + "\n")
+    assert not distribution.ready
