@@ -177,6 +177,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--bad-lines {args.bad_lines} must be a fraction in [0, 1), e.g. 0.01")
     if (args.truth_at is None) != (args.truth_out is None):
         raise UserError("--truth-at and --truth-out go together (time and output file)")
+    if args.timestamps == "compressed" and args.speed is None:
+        raise UserError("--timestamps compressed needs --speed (it divides time by the speed)")
     if args.to == "kafka" and args.out != "-":
         raise UserError("--out is for --to file; --to kafka sends to the topics in the config")
 

@@ -377,6 +377,7 @@ def test_cli_writes_events_and_truth(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["--duration", "eight hours"], "--duration 'eight hours'"),
         (["--speed", "0"], "--speed 0.0 must be a number above 0"),
         (["--bad-lines", "1.5"], "--bad-lines 1.5"),
+        (["--timestamps", "compressed"], "--timestamps compressed needs --speed"),
     ],
 )
 def test_cli_rejects_bad_flags_with_one_line(
