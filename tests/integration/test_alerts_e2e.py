@@ -18,6 +18,7 @@ sales, and resolves after the peak, all read from Prometheus's /api/v1/alerts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -225,6 +226,90 @@ def test_service_level_alert_fires_in_the_peak_and_resolves_after(
             f"\n{ALERT} for sales fired {fired_after:.0f}s and resolved {resolved_after:.0f}s "
             f"after the simulator started (speed {SPEED}x)"
         )
+    finally:
+        if simulator is not None and simulator.poll() is None:
+            simulator.terminate()
+            try:
+                simulator.wait(20)
+            except subprocess.TimeoutExpired:
+                simulator.kill()
+        worker.stop()
+
+
+def load_worker_metrics() -> dict[str, set[str]]:
+    """The metric contract the rules and dashboards are checked against (tests/deploy)."""
+    path = ROOT / "tests" / "deploy" / "deploy_helpers.py"
+    spec = importlib.util.spec_from_file_location("deploy_helpers_for_e2e", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WORKER_METRICS
+
+
+def exported_series(metrics_text: str) -> dict[str, set[frozenset[str]]]:
+    """Metric name -> the label-name sets of its samples in a /metrics page."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for match in re.finditer(r"^([a-z_:][a-z0-9_:]*)(?:\{([^}]*)\})? \S+", metrics_text, re.M):
+        labels = frozenset(re.findall(r'(\w+)="', match.group(2) or ""))
+        found.setdefault(match.group(1), set()).add(labels)
+    return found
+
+
+def test_worker_exports_every_metric_the_rules_and_dashboards_use(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Rules and dashboards are validated against a list of metric names and labels; this
+    checks that list against what a real worker serves during the peak scenario (with a few
+    malformed lines, so the rejected-events counter exists)."""
+    contract = load_worker_metrics()
+    prefix = f"e2e-metrics-{int(time.time())}"
+    config = write_config(tmp_path / "ccpulse.toml", prefix)
+    (web_port,) = free_ports(1)
+    worker = WorkerProcess(
+        tmp_path / "worker", config, kafka_bootstrap, redis_url, prefix, web_port
+    ).start()
+    simulator: subprocess.Popen[bytes] | None = None
+    try:
+        wait_until(worker.ready, timeout=120, interval=0.5, message="worker /healthz ready")
+        simulator = subprocess.Popen(
+            [
+                CCPULSE,
+                "simulate",
+                "--scenario",
+                str(ROOT / "config" / "scenarios" / "peak.toml"),
+                "--speed",
+                str(SPEED),
+                "--to",
+                "kafka",
+                "--bad-lines",
+                "0.01",
+                "--config",
+                str(config),
+            ],
+            env=worker.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        # Some series exist only at times (oldest waiting only while a call waits), so the
+        # names and label sets seen over the scrapes are collected.
+        seen: dict[str, set[frozenset[str]]] = {}
+
+        def all_exported() -> bool:
+            worker.assert_running()
+            for name, label_sets in exported_series(worker.metrics_text()).items():
+                seen.setdefault(name, set()).update(label_sets)
+            return contract.keys() <= seen.keys()
+
+        try:
+            wait_until(all_exported, timeout=90, interval=1.0, message="every contract metric")
+        except AssertionError:
+            raise AssertionError(
+                f"the worker never exported {sorted(contract.keys() - seen.keys())}; "
+                "the alert rules and dashboards use them"
+            ) from None
+        for name, labels in contract.items():
+            assert seen[name] == {frozenset(labels)}, (name, seen[name])
     finally:
         if simulator is not None and simulator.poll() is None:
             simulator.terminate()
