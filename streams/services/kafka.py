@@ -254,7 +254,11 @@ class KafkaBroker(ManagedService):
             quiet.setLevel(previous_level)
 
     def diagnostics(self) -> str:
-        return log_tail(self.server_log)
+        # The JVM's own complaints go to stdout; the broker's errors go to log4j's file.
+        return (
+            f"see {self.log_file} and {self.server_log}:\n"
+            f"{log_tail(self.log_file, 10)}\n{log_tail(self.server_log, 20)}".rstrip()
+        )
 
 
 def build_class_archive(distribution: KafkaDistribution | None = None) -> Path | None:

@@ -202,6 +202,10 @@ class ManagedService:
         """Text in the running server's command line that identifies it (see registry)."""
         return self.command()[0]
 
+    def diagnostics(self) -> str:
+        """Where to look and the last log lines, for an error message."""
+        return f"see {self.log_file}:\n{log_tail(self.log_file)}"
+
     # --- lifecycle ----------------------------------------------------------------------
     @property
     def log_file(self) -> Path:
@@ -271,14 +275,14 @@ class ManagedService:
             if self._process is not None and self._process.poll() is not None:
                 raise ServiceError(
                     f"{self.name} exited with code {self._process.returncode} while starting; "
-                    f"see {self.log_file}:\n{log_tail(self.log_file)}"
+                    + self.diagnostics()
                 )
             if self.probe():
                 return
             if time.monotonic() >= deadline:
                 raise ServiceError(
                     f"{self.name} did not answer on {self.address} within {timeout:.0f}s; "
-                    f"see {self.log_file}:\n{log_tail(self.log_file)}"
+                    + self.diagnostics()
                 )
             time.sleep(0.2)
 

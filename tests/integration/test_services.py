@@ -260,3 +260,14 @@ def test_cli_start_status_stop_across_processes(tmp_path: Path) -> None:
     assert not pid_alive(kafka_pid)
     assert not port_accepts("127.0.0.1", kafka_port)
     assert not list(run_dir.glob("*.json"))
+
+
+def test_a_broker_that_cannot_start_says_why(tmp_path: Path) -> None:
+    from streams.services import ServiceError
+
+    port, controller_port = free_ports(2)
+    broker = KafkaBroker(tmp_path / "k", port=port, controller_port=controller_port, heap="1x")
+    with pytest.raises(ServiceError, match=r"(?s)exited with code 1.*Invalid maximum heap size"):
+        broker.start(timeout=60)
+    assert broker.pid is None
+    assert not port_accepts("127.0.0.1", port)
