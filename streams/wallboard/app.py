@@ -120,9 +120,11 @@ class Wallboard(App):
                 cells[1] = Text("unreadable", style="bold red")
             table.add_row(*cells, key=row.queue)
         choices = " ".join(f"[{name}]" if name == self.window else name for name in self.windows)
-        as_of = max((str(s.get("as_of", "")) for s in readable.values()), default="")
+        moments = [_moment(s.get("as_of")) for s in readable.values()]
+        as_of = max((moment for moment in moments if moment is not None), default=None)
+        shown = "-" if as_of is None else f"{_clock(as_of)} ({as_of.date().isoformat()})"
         self.query_one("#title", Static).update(
-            Text(f"ccpulse top   window: {choices}   as of {as_of or '-'}   (w: next window)")
+            Text(f"ccpulse top   window: {choices}   as of {shown}   (w: next window)")
         )
         self.query_one("#status", Static).update(Text(self._status_text()))
         self.query_one("#status", Static).set_class(self.error is not None, "problem")
@@ -141,5 +143,16 @@ class Wallboard(App):
         return f"{self.source_name}: {len(self.snapshots)} queue(s), updated {_clock(self.updated)}"
 
 
-def _clock(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%H:%M:%SZ")
+def _clock(moment: float | datetime) -> str:
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return moment.astimezone(UTC).strftime("%H:%M:%SZ")
+
+
+def _moment(text: Any) -> datetime | None:
+    """A snapshot's `as_of` as an aware time in UTC, or None if it is missing or unreadable."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None

@@ -156,6 +156,8 @@ async def test_board_shows_queues_and_cycles_windows() -> None:
         assert app.window == "interval"
         assert cell_texts(app, "sales")[3] == "- / 80%"
         assert "2 queue(s)" in status(app)
+        title = str(app.query_one("#title", Static).render())
+        assert "as of 10:00:00Z (2026-11-23)" in title and "[interval]" in title
 
 
 async def test_board_survives_a_failing_source_and_recovers() -> None:
