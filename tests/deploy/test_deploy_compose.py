@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_helpers import DEPLOY, ROOT, assert_ok, load_yaml, run_tool
+from deploy_helpers import DEPLOY, ROOT, assert_ok, dump_yaml, load_yaml, run_tool
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -189,4 +190,24 @@ def test_docker_compose_config_validates() -> None:
     if probe.returncode != 0:
         pytest.skip(f"docker CLI has no compose plugin: {probe.stderr.strip() or probe.stdout}")
     result = run_tool([docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], cwd=ROOT)
+    assert_ok(result)
+
+
+def test_legacy_docker_compose_schema_accepts_the_file(tmp_path: Path) -> None:
+    """Schema check with Debian's docker-compose 1.29 when installed (needs no daemon).
+
+    It predates two Compose-spec features used here (top-level `name`, secrets filled from
+    `environment`), so those are rewritten first; every other key, type and service option
+    is validated against its schema, which catches misspelt options.
+    """
+    legacy = shutil.which("docker-compose")
+    if not legacy:
+        pytest.skip("docker-compose (v1, Debian package `docker-compose`) not installed")
+    document = load_yaml(COMPOSE)
+    document.pop("name")
+    for secret in document["secrets"].values():
+        assert secret.pop("environment")
+        secret["file"] = "/dev/null"
+    copy = dump_yaml(document, tmp_path / "docker-compose.yml")
+    result = run_tool([legacy, "-f", str(copy), "--project-directory", str(ROOT), "config", "-q"])
     assert_ok(result)
