@@ -120,8 +120,8 @@ def _service(name: str, args: argparse.Namespace) -> ManagedService:
 def _client_hint(name: str, address: str) -> str:
     if name == "kafka":
         return f"CCPULSE_KAFKA_BOOTSTRAP={address}"
-    auth = ":<$" + PASSWORD_ENV + ">@" if os.environ.get(PASSWORD_ENV) else ""
-    return f"CCPULSE_REDIS_URL=redis://{auth}{address}/0"
+    password_note = f" (password from ${PASSWORD_ENV})" if os.environ.get(PASSWORD_ENV) else ""
+    return f"CCPULSE_REDIS_URL=redis://{address}/0{password_note}"
 
 
 def start(args: argparse.Namespace) -> int:
