@@ -205,3 +205,12 @@ def test_rules_file_can_be_copied_alone(promtool: str, tmp_path: Path) -> None:
     doc = load_yaml(RULES_FILE)
     copied = dump_yaml(doc, tmp_path / "ccpulse.rules.yml")
     assert_ok(run_tool([promtool, "check", "rules", str(copied)]))
+
+
+def test_every_recorded_series_an_expression_reads_is_recorded(rules_doc: dict[str, Any]) -> None:
+    """promtool cannot know that `queue:...` names come from our own recording rules; a typo
+    there would make an alert silently never fire."""
+    recorded = {rule["record"] for rule in iter_rules(rules_doc) if "record" in rule}
+    for rule in iter_rules(rules_doc):
+        used = set(re.findall(r"\b([a-z_]+:[a-z0-9_]+:[a-z0-9_]+)\b", rule["expr"]))
+        assert used <= recorded, f"{rule.get('alert') or rule.get('record')}: {used - recorded}"
