@@ -300,6 +300,36 @@ def test_replay_matches_reference(scenario: tuple[list[bytes], Settings, float |
     for reason, numbers in result.rejected_lines.items():
         assert numbers, reason
         assert list(numbers) == admission.rejected_lines[reason][: len(numbers)], reason
+    check_stats(result.engine.stats, admission, config)
+
+
+def check_stats(stats: Any, admission: reference.Admission, config: Settings) -> None:
+    """Process counters behind the Prometheus `_total` families, over every accepted event."""
+    accepted = admission.accepted
+    assert stats.accepted == len(accepted)
+    assert stats.duplicates == admission.duplicates
+    assert dict(stats.rejected) == {k: v for k, v in admission.rejected.items() if v}
+    by_type: dict[str, int] = {}
+    for item in accepted:
+        by_type[item.type] = by_type.get(item.type, 0) + 1
+    assert {k: v for k, v in stats.by_type.items() if v} == by_type
+    totals: dict[str, tuple[int, int, int, int]] = {}
+    for queue in {item.get("queue") for item in accepted if item.type != "agent.state"}:
+        calls = [item for item in accepted if item.get("queue") == queue]
+        threshold = config.for_queue(queue).service_level_threshold_seconds
+        answered = [item for item in calls if item.type == "call.answered"]
+        totals[queue] = (
+            sum(1 for item in calls if item.type == "call.offered"),
+            len(answered),
+            sum(1 for item in answered if item.get("wait_seconds") <= threshold),
+            sum(1 for item in calls if item.type == "call.abandoned"),
+        )
+    got = {
+        queue: (c.offered, c.answered, c.answered_within_threshold, c.abandoned)
+        for queue, c in stats.calls.items()
+        if (c.offered, c.answered, c.answered_within_threshold, c.abandoned) != (0, 0, 0, 0)
+    }
+    assert got == {queue: t for queue, t in totals.items() if t != (0, 0, 0, 0)}
 
 
 @given(scenarios(), st.data())
