@@ -157,6 +157,8 @@ def decode(raw: bytes | str, line_no: int = 0) -> Event:
             raise Rejected("invalid_field", "field 'queues' must be a list of queue names")
         if not queues and state != "logged_out":
             raise Rejected("invalid_field", "field 'queues' is empty")
+        if body.get("reason") is not None and not isinstance(body["reason"], str):
+            raise Rejected("invalid_field", "field 'reason' must be a string")
         clean["state"] = state
         clean["queues"] = tuple(queues)
         clean["team"] = _string(body, "team") if "team" in body else "default"

@@ -193,6 +193,8 @@ ILL_TYPED = [
     ("agent.state", "queues", []),  # empty but not logged_out
     ("agent.state", "queues", None),
     ("agent.state", "team", 5),
+    ("agent.state", "team", ""),
+    ("agent.state", "reason", 5),
     ("call.offered", "ts", True),  # bool where a number belongs
     ("call.offered", "ts", None),
     ("call.offered", "ts", [T]),
