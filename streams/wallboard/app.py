@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Static
 
 from streams.config import Settings
@@ -111,7 +112,10 @@ class Wallboard(App):
 
     # ---------------------------------------------------------------------------- drawing
     def render_board(self) -> None:
-        table = self.query_one(DataTable)
+        try:
+            table = self.query_one(DataTable)
+        except NoMatches:  # a tick that lands while the app is shutting down: nothing to draw
+            return
         table.clear()
         readable = {name: s for name, s in self.snapshots.items() if s is not UNREADABLE}
         for row in board_rows(self.snapshots, self.window, self.settings):
