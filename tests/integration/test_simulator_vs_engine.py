@@ -30,7 +30,7 @@ from streams.replay import replay_lines
 from streams.simulator.ledger import Ledger
 from streams.simulator.model import Simulation
 from streams.simulator.output import topic_of
-from streams.simulator.scenario import load_scenario
+from streams.simulator.scenario import load_scenario, scenario_from_mapping
 from streams.simulator.truth import ground_truth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,3 +255,45 @@ def test_paced_kafka_run_stamps_wall_clock_time_and_stops_on_sigterm(
     moments = [datetime.fromisoformat(offer["ts"]).timestamp() for offer in offers]
     # 20 offers take simulated minutes; stamped on the wall clock they fall inside the run.
     assert all(began - 1 <= moment <= finished + 1 for moment in moments), (began, moments)
+
+
+def test_ground_truth_across_a_dst_change() -> None:
+    """New York falls back on 2026-11-01 (a 25-hour local day): `today` and `interval` start
+    at local midnight and local interval boundaries in both the truth and the engine."""
+    scenario = scenario_from_mapping(
+        {
+            "scenario": {
+                "date": "2026-11-01",
+                "timezone": "America/New_York",
+                "opens": "00:00",
+                "closes": "24:00",
+                "interval_minutes": 60,
+            },
+            "queues": {
+                "q": {
+                    "volume": [30] * 24,
+                    "talk": {"distribution": "exponential", "mean": 200},
+                    "patience": {"distribution": "exponential", "mean": 100},
+                }
+            },
+            "agents": [
+                {"count": 3, "queues": ["q"], "shift": "00:00-12:00",
+                 "breaks": [{"at": "01:00", "minutes": 30}]},
+                {"count": 3, "team": "late", "queues": ["q"], "shift": "11:00-24:00"},
+            ],
+        },
+        source="dst",
+    )  # fmt: skip
+    settings = settings_from_mapping({"timezone": "America/New_York", "interval_minutes": 30})
+    start = scenario.default_start()
+    ledger = Ledger()
+    events = Simulation(scenario, start, ledger=ledger).events(start + 30 * 3600)
+    lines = [orjson.dumps(event) for _, event in events]
+    # Every 170 minutes into the next local day, plus each 20 minutes around the repeated
+    # 01:00 hour (05:00-07:00 UTC).
+    moments = [start + k * 10_200 for k in range(1, 11)]
+    moments += [start + 5 * 3600 + k * 1200 for k in range(7)]
+    for as_of in moments:
+        compare(
+            ground_truth(ledger, settings, as_of), replay_lines(lines, settings, as_of).snapshot
+        )
