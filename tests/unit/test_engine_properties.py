@@ -55,6 +55,9 @@ ANCHORS = (
     ("America/New_York", utc(2026, 3, 8, 7)),  # 02:00 EST -> 03:00 EDT
     ("America/New_York", utc(2026, 11, 1, 6)),  # 02:00 EDT -> 01:00 EST
     ("America/New_York", utc(2026, 11, 23, 5)),  # local midnight
+    ("Australia/Lord_Howe", utc(2026, 4, 4, 15)),  # 02:00 +11 -> 01:30 +10:30 (half hour)
+    ("Australia/Lord_Howe", utc(2026, 10, 3, 15, 30)),  # 02:00 +10:30 -> 02:30 +11
+    ("Asia/Kolkata", utc(2026, 11, 22, 18, 30)),  # local midnight at +05:30
     ("UTC", utc(2026, 11, 23, 0)),
     ("UTC", utc(2026, 11, 23, 9, 30)),
 )
