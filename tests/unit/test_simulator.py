@@ -394,3 +394,16 @@ def test_pacer_maps_simulated_time_to_the_wall_clock() -> None:
     assert 0.9 < pacer.delay(1_060_000) <= 1.0  # a simulated minute is a second at speed 60
     assert pacer.delay(1_000_000) <= 0
     assert Pacer(0, None).delay(10**12) == 0
+
+
+def test_cli_same_seed_same_bytes(tmp_path: Path) -> None:
+    outputs = []
+    for name in ("a", "b", "c"):
+        path = tmp_path / f"{name}.jsonl"
+        seed = "5" if name != "c" else "6"
+        argv = ["simulate", "--scenario", str(SCENARIOS / "normal_day.toml"), "--seed", seed]
+        argv += ["--duration", "90m", "--bad-lines", "0.02", "--out", str(path)]
+        assert main(argv) == 0
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1] != outputs[2]
+    assert b'"event_id":"s5-' in outputs[0]  # ids carry the seed (and the start)
