@@ -278,3 +278,18 @@ def test_late_out_of_order_and_duplicate_sequence() -> None:
         "duplicates": 2,
         "rejected": {"late": 1, "out_of_order": 1, "invalid_field": 1},
     }
+
+
+def test_live_lateness_is_measured_from_the_wall_clock() -> None:
+    engine = fresh_engine(allowed_lateness_seconds=300)
+
+    def feed(event_id: str, ts: float, now: float) -> tuple[str, str | None]:
+        outcome = engine.ingest(encode(body("call.offered", event_id=event_id, ts=ts)), now)
+        return outcome.status, outcome.reason
+
+    # Even the very first event is late when it is older than wall clock - lateness.
+    assert feed("l1", T - 300.5, now=T) == ("rejected", "late")
+    assert feed("l2", T - 300, now=T) == ("accepted", None)
+    assert feed("l3", T - 299.5, now=T + 1) == ("accepted", None)
+    assert feed("l4", T - 299.5, now=T + 1) == ("duplicate", None)
+    assert feed("l5", T - 299.5, now=T + 0.5 + 300.5) == ("rejected", "late")
