@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from streams.simulator.ledger import (
@@ -429,12 +429,3 @@ class Simulation:
         agent, token = subject
         if agent.token == token:  # still on that break (not logged out meanwhile)
             self._free(agent, moment)
-
-
-def run_all(simulation: Simulation, end: float | None, sink: Callable[[int, Event], None]) -> int:
-    """Drive a simulation into `sink`; returns the number of events."""
-    count = 0
-    for moment, event in simulation.events(end):
-        sink(moment, event)
-        count += 1
-    return count

@@ -79,10 +79,10 @@ class ArrivalProfile:
             return None
         moment = float(now_ms)
         while True:
-            cycle_start = now_cycle = (
+            cycle_start = (
                 self.start_ms + ((int(moment) - self.start_ms) // self.day_ms) * self.day_ms
             )
-            offset = moment - now_cycle
+            offset = moment - cycle_start
             index = bisect.bisect_right(self.starts, offset) - 1
             boundary = cycle_start + self.ends[index]
             rate = self.rates[index]
