@@ -16,7 +16,6 @@ from streams.errors import UserError
 
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-GUARANTEES = ("at_least_once", "exactly_once")
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,6 @@ class WorkerTuning:
     commit_interval: float = 2.8
     batch_max: int = 2000
     batch_within: float = 0.05
-    processing_guarantee: str = "at_least_once"
 
 
 @dataclass(frozen=True)
@@ -181,11 +179,6 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = floa
 
 def worker_from_env(env: Mapping[str, str] | None = None) -> WorkerEnvironment:
     env = os.environ if env is None else env
-    guarantee = env.get("CCPULSE_PROCESSING_GUARANTEE", "at_least_once")
-    if guarantee not in GUARANTEES:
-        raise UserError(
-            f"CCPULSE_PROCESSING_GUARANTEE={guarantee!r} is not one of {', '.join(GUARANTEES)}"
-        )
     defaults = WorkerTuning()
     tuning = WorkerTuning(
         session_timeout=_number(env, "CCPULSE_KAFKA_SESSION_TIMEOUT", defaults.session_timeout),
@@ -198,7 +191,6 @@ def worker_from_env(env: Mapping[str, str] | None = None) -> WorkerEnvironment:
         commit_interval=_number(env, "CCPULSE_COMMIT_INTERVAL", defaults.commit_interval),
         batch_max=int(_number(env, "CCPULSE_BATCH_MAX", defaults.batch_max, int)),
         batch_within=_number(env, "CCPULSE_BATCH_WITHIN", defaults.batch_within),
-        processing_guarantee=guarantee,
     )
     return WorkerEnvironment(
         kafka=kafka_from_env(env),

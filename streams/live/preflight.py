@@ -62,16 +62,15 @@ async def ensure_topics(
                 )
             except TopicAlreadyExistsError:
                 pass  # another worker created them at the same time
-        partitioned = [name for name in wanted if name != settings.topics.dead_letter]
-        for description in await admin.describe_topics(partitioned):
+        for description in await admin.describe_topics(wanted):
             name = description["topic"]
             count = len(description.get("partitions") or [])
             if count and count != settings.partitions:
                 raise UserError(
                     f"Kafka topic {name!r} has {count} partitions but {settings.source} says "
-                    f"partitions = {settings.partitions}; call topics, {settings.topics.agent_state!r} "
-                    "and the routing topic must all have the same count (set 'partitions' to "
-                    f"{count} or recreate the topic)"
+                    f"partitions = {settings.partitions}; the event, routing and dead-letter "
+                    f"topics must all have that count (set 'partitions' to {count} or "
+                    "recreate the topic)"
                 )
         return missing
     except KafkaError as error:
