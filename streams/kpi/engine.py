@@ -296,6 +296,8 @@ class Engine:
         stats = self.stats
         stats.accepted += 1
         stats.by_type[item.type] += 1
+        if stats.last_event_ts is None or ts > stats.last_event_ts:
+            stats.last_event_ts = ts
         return Outcome("accepted", None, "", item.type, item)
 
     def _reject(self, reason: str, detail: str, event_type: str | None) -> Outcome:

@@ -153,3 +153,14 @@ def test_one_event_at_a_time_equals_batches() -> None:
     batched.ingest_many(lines)
     as_of = next_boundary(batched)
     assert one_by_one.snapshot(as_of) == batched.snapshot(as_of)
+
+
+def test_process_counters_follow_accepted_events() -> None:
+    engine = Engine(SETTINGS)
+    lines = event_stream(3, 200)
+    outcomes = engine.ingest_many(lines)
+    accepted = [outcome.event for outcome in outcomes if outcome.status == "accepted"]
+    assert engine.stats.accepted == len(accepted)
+    assert engine.stats.last_event_ts == max(event.ts for event in accepted)
+    assert sum(engine.stats.by_type.values()) == len(accepted)
+    assert engine.stats.rejected["invalid_json"] == 1
