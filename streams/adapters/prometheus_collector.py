@@ -8,8 +8,8 @@ in an own `CollectorRegistry`, never the global one. Null metrics produce no sam
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -113,14 +113,29 @@ class EngineCollector(Collector):
             "The queue's service-level target (0..1).",
             labels=("queue",),
         )
+        required = GaugeMetricFamily(
+            "ccpulse_agents_required",
+            "Agents the queue needs now for its service-level target (Erlang C).",
+            labels=("queue",),
+        )
+        gap = GaugeMetricFamily(
+            "ccpulse_staffing_gap",
+            "Productive agents minus agents required (negative: short).",
+            labels=("queue",),
+        )
         for queue, data in queues.items():
+            staffing = data.get("staffing") or {}
+            if staffing.get("required_agents") is not None:
+                required.add_metric((queue,), staffing["required_agents"])
+            if staffing.get("gap") is not None:
+                gap.add_metric((queue,), staffing["gap"])
             waiting.add_metric((queue,), data["calls_waiting"])
             if data["oldest_waiting_seconds"] is not None:
                 oldest.add_metric((queue,), data["oldest_waiting_seconds"])
             for state in AGENT_STATES:
                 agents.add_metric((queue, state), data["agents"][state])
             target.add_metric((queue,), settings.for_queue(queue).service_level_target)
-        yield from (waiting, oldest, agents, target)
+        yield from (waiting, oldest, agents, target, required, gap)
 
     def _process_counters(self) -> Iterator[Metric]:
         stats = self.engine.stats
