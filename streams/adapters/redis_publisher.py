@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,10 @@ async def check_reachable(connection: RedisConnection, timeout: float = 5.0) -> 
     try:
         await client.ping()
     except AuthenticationError:
+        if connection.password is None and not urlsplit(connection.url).password:
+            raise UserError(
+                f"Redis at {where} requires a password: set CCPULSE_REDIS_PASSWORD"
+            ) from None
         raise UserError(
             f"Redis at {where} rejected the password: set CCPULSE_REDIS_PASSWORD (or the "
             "password in CCPULSE_REDIS_URL) to the server's requirepass"

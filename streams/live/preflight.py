@@ -80,7 +80,7 @@ async def ensure_topics(
 
 
 async def preflight(settings: Settings, env: WorkerEnvironment, extra_topics: list[str]) -> None:
+    await check_reachable(env.redis)
     created = await ensure_topics(env.kafka, settings, extra_topics, env.replication)
     if created:
         log.info("created Kafka topics: %s", ", ".join(created))
-    await check_reachable(env.redis)

@@ -1,0 +1,164 @@
+"""Redis: an outage mid-run (worker keeps processing, warns once, republishes when Redis is
+back), a password (right one works, wrong or missing one fails fast naming the variable), and
+fail-fast when Kafka is unreachable. Real redis-server, real broker."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import redis
+from helpers import wait_until
+from live_support import (
+    CCPULSE,
+    WorkerProcess,
+    build_scenario,
+    differences,
+    epoch,
+    redis_snapshot,
+    write_config,
+)
+
+from streams.config import load_settings
+from streams.replay import replay_lines
+from streams.services import free_ports
+
+
+def produce(lines: list[bytes], path, config, bootstrap: str) -> None:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = subprocess.run(
+        [CCPULSE, "produce", str(path), "--config", str(config)],
+        env={"CCPULSE_KAFKA_BOOTSTRAP": bootstrap, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def wait_equal_to_replay(client, lines, settings, timeout: float = 60) -> None:
+    last: list[str] = []
+
+    def matches() -> bool:
+        published = redis_snapshot(client)
+        if published is None:
+            return False
+        expected = replay_lines(lines, settings, at=epoch(published["as_of"])).snapshot
+        last[:] = differences(
+            {"queues": expected["queues"], "teams": expected["teams"]},
+            {"queues": published["queues"], "teams": published["teams"]},
+        )
+        return not last
+
+    try:
+        wait_until(matches, timeout=timeout, message="Redis == replay")
+    except AssertionError:
+        raise AssertionError("\n".join(last[:30]) or "nothing published") from None
+
+
+def test_redis_outage_mid_run_ends_with_the_right_state(tmp_path, kafka_bootstrap, start_redis):
+    server = start_redis()
+    config = write_config(tmp_path / "ccpulse.toml", "outage")
+    settings = load_settings(config)
+    (port,) = free_ports(1)
+    worker = WorkerProcess(tmp_path / "w", config, kafka_bootstrap, server.url, "outage", port)
+    scenario = build_scenario(time.time() - 150, seconds=150)
+    half = len(scenario.lines) // 2
+    first, second = scenario.lines[:half], scenario.lines[half:]
+    client = redis.Redis.from_url(server.url)
+    try:
+        worker.start()
+        wait_until(worker.ready, timeout=60, message="worker ready")
+        produce(first, tmp_path / "first.jsonl", config, kafka_bootstrap)
+        wait_equal_to_replay(client, first, settings)
+
+        server.stop()
+        produce(second, tmp_path / "second.jsonl", config, kafka_bootstrap)
+        # Processing goes on without Redis: every event is handled, Redis is reported down.
+        wait_until(
+            lambda: (
+                (worker.health() or {}).get("events_processed") == len(scenario.lines)
+                and worker.health()["redis"] == "unavailable"
+            ),
+            timeout=60,
+            message="all events processed while Redis is down",
+        )
+        server.start()
+        client = redis.Redis.from_url(server.url)
+        wait_equal_to_replay(client, scenario.lines, settings)
+        worker.assert_running()
+        log = worker.log_text()
+        assert log.count("unavailable (") == 1, "warns once per outage"
+        assert "is back; latest state republished" in log
+    finally:
+        worker.stop()
+
+
+def start_failing_worker(tmp_path, name: str, env: dict[str, str], redis_url: str, bootstrap):
+    config = write_config(tmp_path / f"{name}.toml", name)
+    (port,) = free_ports(1)
+    worker = WorkerProcess(tmp_path / name, config, bootstrap, redis_url, name, port, env)
+    worker.start()
+    started = time.monotonic()
+    code = worker.process.wait(30)
+    return code, time.monotonic() - started, worker.log_text()
+
+
+def test_redis_password_right_one_works_wrong_one_fails_fast(
+    tmp_path, kafka_bootstrap, start_redis
+):
+    password = "s3cret-Pa55"
+    server = start_redis(password=password)
+    url = f"redis://127.0.0.1:{server.port}/0"
+    config = write_config(tmp_path / "ccpulse.toml", "pw")
+    (port,) = free_ports(1)
+    worker = WorkerProcess(
+        tmp_path / "ok",
+        config,
+        kafka_bootstrap,
+        url,
+        "pw",
+        port,
+        {"CCPULSE_REDIS_PASSWORD": password},
+    )
+    try:
+        worker.start()
+        wait_until(worker.ready, timeout=60, message="worker ready with the right password")
+        produce(
+            build_scenario(time.time() - 60, seconds=60, calls=20).lines,
+            tmp_path / "e.jsonl",
+            config,
+            kafka_bootstrap,
+        )
+        client = redis.Redis.from_url(url, password=password)
+        wait_until(lambda: client.scard("ccpulse:queues") > 0, timeout=30, message="written")
+        assert password not in worker.log_text()
+    finally:
+        worker.stop()
+
+    code, seconds, log = start_failing_worker(
+        tmp_path, "pwwrong", {"CCPULSE_REDIS_PASSWORD": "not-the-password"}, url, kafka_bootstrap
+    )
+    assert code == 2 and seconds < 20, log
+    assert "rejected the password" in log and "CCPULSE_REDIS_PASSWORD" in log, log
+    assert "not-the-password" not in log and "Traceback" not in log
+
+    code, _, log = start_failing_worker(tmp_path, "pwnone", {}, url, kafka_bootstrap)
+    assert code == 2 and "requires a password" in log and "CCPULSE_REDIS_PASSWORD" in log, log
+
+
+def test_unreachable_kafka_and_redis_fail_fast_naming_the_variable(
+    tmp_path, kafka_bootstrap, redis_url
+):
+    (closed,) = free_ports(1)
+    code, seconds, log = start_failing_worker(
+        tmp_path, "nokafka", {}, redis_url, f"127.0.0.1:{closed}"
+    )
+    assert code == 2 and seconds < 20, log
+    assert "cannot reach Kafka" in log and "CCPULSE_KAFKA_BOOTSTRAP" in log, log
+    code, seconds, log = start_failing_worker(
+        tmp_path, "noredis", {}, f"redis://127.0.0.1:{closed}/0", kafka_bootstrap
+    )
+    assert code == 2 and seconds < 20, log
+    assert "cannot reach Redis" in log and "CCPULSE_REDIS_URL" in log, log
