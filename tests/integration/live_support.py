@@ -283,3 +283,32 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
             return []
         return [f"{path}: expected {expected!r}, got {actual!r}"]
     return [] if expected == actual else [f"{path}: expected {expected!r}, got {actual!r}"]
+
+
+def published_scopes(client: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every published queue and team as {(kind, name): snapshot object with its as_of}.
+    With several workers each scope carries the as_of of the worker that owns it."""
+    scopes = {}
+    for kind, members, prefix in (
+        ("queues", "ccpulse:queues", "ccpulse:queue:"),
+        ("teams", "ccpulse:teams", "ccpulse:team:"),
+    ):
+        for name in client.smembers(members):
+            raw = client.hget(prefix + name.decode(), "snapshot")
+            if raw is not None:
+                scopes[(kind, name.decode())] = json.loads(raw)
+    return scopes
+
+
+def scope_differences(scopes: dict, replay_at: Any) -> list[str]:
+    """Compare each published scope with replay at that scope's own as_of."""
+    found = []
+    replays: dict[str, dict[str, Any]] = {}
+    for (kind, name), document in sorted(scopes.items()):
+        document = dict(document)
+        as_of = document.pop("as_of")
+        if as_of not in replays:
+            replays[as_of] = replay_at(epoch(as_of))
+        expected = replays[as_of][kind].get(name)
+        found += differences(expected, document, f"/{kind}/{name}@{as_of}")
+    return found
