@@ -113,7 +113,7 @@ def configs(draw: st.DrawFn, zone: str) -> Settings:
         "windows": windows,
         "interval_minutes": draw(st.sampled_from((15, 30, 60))),
         "bucket_seconds": bucket,
-        "allowed_lateness_seconds": draw(st.sampled_from((30, 120, 300))),
+        "allowed_lateness_seconds": draw(st.sampled_from((30, 120, 300, 300, 3600, 86400))),
         "max_wait_seconds": draw(st.sampled_from((60, 300, 14400))),
         "defaults": rules(),
         "queues": {"vip": rules()},
