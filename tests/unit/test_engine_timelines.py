@@ -390,6 +390,16 @@ def test_answer_before_its_offer(run: Runner) -> None:
     assert snap["events"] == {"accepted": 2, "duplicates": 0, "rejected": {}}
 
 
+def test_answer_stamped_before_its_offer_still_resolves_it(run: Runner) -> None:
+    # Clocks of two systems disagree by 2 s: the answer carries an earlier ts than its offer.
+    f = EventFactory()
+    lines = [f.answered(AT - 62, "c1", 0), f.offered(AT - 60, "c1"), f.abandoned(AT - 40, "c2", 3)]
+    lines.append(f.offered(AT - 41, "c2"))  # abandon first, offer 1 s later in event time
+    snap = run(lines, make_settings(), at=AT)
+    check(snap["queues"]["sales"], calls_waiting=0, oldest_waiting_seconds=None)
+    check(window(snap, "sales", "5m"), offered=2, answered=1, abandoned=1, short_abandoned=1)
+
+
 def test_duplicates_counted_once_and_forgotten_after_the_horizon(run: Runner) -> None:
     f = EventFactory()
     lines = [
