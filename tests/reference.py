@@ -248,7 +248,13 @@ def today_start(as_of: float, settings: Settings) -> float:
 
 
 def window_starts(as_of: float, settings: Settings) -> dict[str, float]:
-    starts = {name: as_of - seconds for name, seconds in settings.window_seconds.items()}
+    # DESIGN: exact `as_of - W` when as_of is a bucket boundary; otherwise (lead's note) the
+    # window starts at the first bucket boundary at or after `as_of - W`.
+    step = settings.bucket_seconds
+    starts = {
+        name: math.ceil((as_of - seconds) / step) * step
+        for name, seconds in settings.window_seconds.items()
+    }
     starts["interval"] = interval_start(as_of, settings)
     starts["today"] = today_start(as_of, settings)
     return starts

@@ -355,6 +355,10 @@ def test_snapshots_while_streaming_match_reference(
             continue
         later = data.draw(st.sampled_from((0, 0, 1, 7, 360)), "buckets after newest")
         as_of = reference.default_as_of(admission.accepted, config) + later * config.bucket_seconds
+        if data.draw(st.booleans(), "between bucket boundaries"):
+            # Live snapshots fall between boundaries; must still be after the newest event.
+            newest = max(item.ts for item in admission.accepted)
+            as_of = newest + data.draw(st.sampled_from((0.001, 0.25, 1.5, 7.0, 61.0)), "delta")
         expected = reference.snapshot(admission.accepted, config, as_of, admission)
         problems = reference.differences(expected, engine.snapshot(as_of))
         assert not problems, f"after line {count}, as_of {as_of}:\n" + "\n".join(problems)
