@@ -299,6 +299,14 @@ async def latency_run(
         listener.cancel()
         sampler.cancel()
         await client.aclose()
+    if os.environ.get("BENCH_DEBUG"):
+        first = min(sent_at.values())
+        for p in sorted(sent_at):
+            if p in seen_at and seen_at[p] - sent_at[p] > 0.8:
+                print(
+                    f"  slow probe {p} sent +{sent_at[p] - first:.2f}s: "
+                    f"{(seen_at[p] - sent_at[p]) * 1000:.0f} ms"
+                )
     latencies = sorted(seen_at[p] - sent_at[p] for p in sent_at if p in seen_at)
     missing = len(sent_at) - len(latencies)
     return {

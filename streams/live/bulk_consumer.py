@@ -20,10 +20,23 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from mode.utils.futures import notify
 
 BulkHandler = Callable[[list[Any]], Awaitable[None]]
+
+# Faust fixes the broker-side fetch wait at 1.5 s. aiokafka leaves a partition whose records
+# are still buffered out of the next fetch, so a fetch in flight for the other partitions can
+# hold that partition back for up to this long: it bounds the produce->Redis latency tail.
+FETCH_MAX_WAIT_MS = 100
+
+
+class _ConsumerThread(AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
+        return consumer
 
 
 class _BatchInFlight:
@@ -35,6 +48,9 @@ class _BatchInFlight:
 class BulkConsumer(AIOKafkaFaustConsumer):
     bulk_handler: BulkHandler | None = None
     bulk_topics: frozenset[str] = frozenset()
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def ack_records(self, records: list[Any]) -> None:
         """Acknowledge processed records (Faust's `ack`, once per batch instead of per
