@@ -58,6 +58,8 @@ ANCHORS = (
     ("Australia/Lord_Howe", utc(2026, 4, 4, 15)),  # 02:00 +11 -> 01:30 +10:30 (half hour)
     ("Australia/Lord_Howe", utc(2026, 10, 3, 15, 30)),  # 02:00 +10:30 -> 02:30 +11
     ("Asia/Kolkata", utc(2026, 11, 22, 18, 30)),  # local midnight at +05:30
+    ("America/Santiago", utc(2026, 9, 6, 4)),  # 00:00 -> 01:00: no local midnight that day
+    ("America/Santiago", utc(2026, 4, 5, 3)),  # 24:00 -> 23:00: the day's last hour twice
     ("UTC", utc(2026, 11, 23, 0)),
     ("UTC", utc(2026, 11, 23, 9, 30)),
 )

@@ -195,6 +195,32 @@ CASES = [
         id="new-york-autumn-second-pass-30",
     ),
     pytest.param(
+        "America/Santiago",
+        30,
+        "2026-09-06T04:10:00",
+        # 00:00 -04 jumps to 01:00 -03: the day starts at 01:00 local = 04:00Z
+        ["2026-09-06T03:59:59", "2026-09-06T04:00:00", "2026-09-06T04:05:00"],
+        2,
+        2,
+        id="santiago-spring-no-local-midnight",
+    ),
+    pytest.param(
+        "America/Santiago",
+        60,
+        "2026-04-05T03:40:00",
+        # 00:00 -03 on the 5th goes back to 23:00 -04 on the 4th: 23:40 (second pass);
+        # interval from 23:00 -04 = 03:00Z; today from 2026-04-04 00:00 -03 = 03:00Z (25 h)
+        [
+            "2026-04-04T02:59:59",
+            "2026-04-04T03:00:00",
+            "2026-04-05T02:40:00",
+            "2026-04-05T03:35:00",
+        ],
+        1,
+        3,
+        id="santiago-autumn-last-hour-twice",
+    ),
+    pytest.param(
         "America/New_York",
         15,
         "2026-11-01T05:50:00",
