@@ -140,7 +140,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
     config = draw(configs(zone))
     grid = draw(st.sampled_from((5, 5, 45)))
     base = anchor - SPAN_STEPS * grid / 2
-    fraction = st.sampled_from((0.0, 0.0, 0.0, 0.5, 0.25))
+    fraction = st.sampled_from((0.0, 0.0, 0.0, 0.5, 0.25, 0.1, 0.153, 0.7))
 
     def moment() -> float:
         return base + draw(st.integers(0, SPAN_STEPS)) * grid + draw(fraction)
@@ -154,7 +154,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
     legs = draw(
         st.lists(st.tuples(st.sampled_from(QUEUES), st.integers(0, 7)), max_size=14, unique=True)
     )
-    waits = st.sampled_from((0, 2.5, 3, 5, 9.5, 10, 15, 20, 20.5, 45, 90, 400))
+    waits = st.sampled_from((0, 2.5, 3, 4.99, 5, 9.5, 10, 15, 19.99, 20, 20.01, 20.5, 45, 90, 400))
     for queue, call in legs:
         call_id = f"c{call}"
         offered_at = moment()
@@ -172,7 +172,10 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
             **({"agent_id": draw(st.sampled_from(AGENTS))} if outcome == "answered" else {}),
         )
         if outcome == "answered" and draw(st.booleans()):
-            talk, acw = draw(st.sampled_from((30, 95.5, 300))), draw(st.sampled_from((0, 20)))
+            talk, acw = (
+                draw(st.sampled_from((30, 95.5, 300.3))),
+                draw(st.sampled_from((0, 20, 0.7))),
+            )
             hold = draw(st.sampled_from((None, 0, 12)))
             fields: dict[str, Any] = {"talk_seconds": talk, "acw_seconds": acw}
             if hold is not None:
