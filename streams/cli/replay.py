@@ -7,11 +7,11 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from typing import BinaryIO
 
 import orjson
 
+from streams.cli.options import parse_time
 from streams.config import load_settings
 from streams.errors import UserError
 from streams.replay import replay_lines
@@ -33,21 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_at(text: str) -> float:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(
-            f"--at {text!r} is not an ISO-8601 time like 2026-11-23T10:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise UserError(f"--at {text!r} has no UTC offset (add 'Z' or '+01:00')")
-    return moment.timestamp()
-
-
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    at = parse_at(args.at) if args.at else None
+    at = parse_time(args.at, "--at") if args.at else None
     with _open(args.file) as handle, _progress(handle) as on_line:
         result = replay_lines(handle, settings, at, on_line)
     sys.stdout.buffer.write(orjson.dumps(result.snapshot, option=orjson.OPT_INDENT_2) + b"\n")

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import orjson
 
+from streams.cli.options import parse_time
 from streams.config import Settings, load_settings
 from streams.errors import UserError
 from streams.simulator.badlines import BadLines
@@ -104,20 +105,6 @@ def parse_duration(text: str) -> float:
     if total <= 0:
         raise UserError(f"--duration {text!r} must be above zero")
     return float(total)
-
-
-def parse_time(text: str, flag: str) -> float:
-    if text == "now":
-        return round(time.time(), 3)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(
-            f"{flag} {text!r} is not an ISO-8601 time like 2026-11-23T08:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise UserError(f"{flag} {text!r} has no UTC offset (add 'Z' or '+01:00')")
-    return moment.timestamp()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -755,19 +755,8 @@ class Engine:
         return rolling.totals[index]
 
 
-@functools.lru_cache(maxsize=8192)
-def live_staffing_cached(
-    offered: int,
-    window_seconds: float,
-    handled: int,
-    handle_seconds_sum: float,
-    productive_agents: int,
-    settings: QueueSettings,
-) -> dict[str, Any]:
-    """Erlang C per queue every second is costly; its inputs rarely change between publishes."""
-    return live_staffing(
-        offered, window_seconds, handled, handle_seconds_sum, productive_agents, settings
-    )
+# Erlang C per queue every second is costly; its inputs rarely change between publishes.
+live_staffing_cached = functools.lru_cache(maxsize=8192)(live_staffing)
 
 
 def format_time(moment: float) -> str:

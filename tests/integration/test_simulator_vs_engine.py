@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.cli.replay import parse_at
+from streams.cli.options import parse_time
 from streams.config import Settings, load_settings, settings_from_mapping
 from streams.replay import replay_lines
 from streams.simulator.ledger import Ledger
@@ -214,7 +214,9 @@ def test_events_sent_through_kafka_give_the_ground_truth(
         events.append(event)
     # Topics and partitions interleave freely; the ids' running number restores the order.
     events.sort(key=lambda event: int(event["event_id"].rsplit("-", 1)[1]))
-    snapshot = replay_lines([orjson.dumps(e) for e in events], settings, parse_at(at)).snapshot
+    snapshot = replay_lines(
+        [orjson.dumps(e) for e in events], settings, parse_time(at, "--at")
+    ).snapshot
     compare(orjson.loads(truth_file.read_bytes()), snapshot)
 
 
