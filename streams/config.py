@@ -6,7 +6,6 @@ Connections and secrets are not here: they come from the environment (see `strea
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.errors import ConfigError
+from streams.tomlreader import TomlReader
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "ccpulse.toml"
 SERVICE_LEVEL_FORMULAS = ("offered", "answered", "removed")
@@ -113,7 +113,7 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "<config>") -> S
         raise reader.error(
             "timezone", f"unknown time zone {timezone!r} (use e.g. 'Europe/Paris')"
         ) from None
-    windows = reader.string_list("windows", base.windows)
+    windows = reader.string_list("windows", list(base.windows))
     if not windows:
         raise reader.error("windows", "needs at least one rolling window, e.g. ['15m']")
     bucket_seconds = reader.integer("bucket_seconds", base.bucket_seconds)
@@ -206,53 +206,5 @@ def _queue_settings(reader: _Reader, inherited: QueueSettings) -> QueueSettings:
     return settings
 
 
-class _Reader:
-    """Typed access to one TOML table, with errors that name file and dotted key."""
-
-    def __init__(self, raw: Any, source: str, prefix: str) -> None:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{source}: [{prefix.rstrip('.')}] must be a table")
-        self.raw, self.source, self.prefix = raw, source, prefix
-
-    def keys(self) -> list[str]:
-        return list(self.raw)
-
-    def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: setting '{self.prefix}{key}': {message}")
-
-    def table(self, key: str) -> _Reader:
-        return _Reader(self.raw.get(key, {}), self.source, f"{self.prefix}{key}.")
-
-    def string(self, key: str, default: str) -> str:
-        value = self.raw.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise self.error(key, f"must be a non-empty string, got {value!r}")
-        return value
-
-    def string_list(self, key: str, default: tuple[str, ...]) -> list[str]:
-        value = self.raw.get(key, list(default))
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.error(key, f"must be a list of strings, got {value!r}")
-        return value
-
-    def integer(self, key: str, default: int) -> int:
-        value = self.raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self.error(key, f"must be a whole number above 0, got {value!r}")
-        return value
-
-    def number(self, key: str, default: float, positive: bool = False) -> float:
-        value = self.raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(key, f"must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            bound = "above 0" if positive else "0 or more"
-            raise self.error(key, f"must be a finite number {bound}, got {value!r}")
-        return float(value)
-
-    def reject_unknown(self, known: Any) -> None:
-        unknown = sorted(set(self.raw) - set(known))
-        if unknown:
-            raise self.error(
-                unknown[0], f"is not a known setting (known: {', '.join(sorted(known))})"
-            )
+class _Reader(TomlReader):
+    error_type = ConfigError
