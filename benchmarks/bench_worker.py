@@ -181,7 +181,6 @@ def worker_throughput(workdir: Path, config: Path, env: dict[str, str], count: i
 def paced_events(rate: float, seconds: float):
     """(send_at, line, probe_index or None) at `rate` per second, times = now at send."""
     queues = [f"queue-{i:03d}" for i in range(50)]
-    interval = 1.0 / rate
     start = time.time()
     call = probe = 0
     sent = 0

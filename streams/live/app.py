@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +24,10 @@ from streams.adapters.prometheus_collector import engine_registry
 from streams.adapters.redis_publisher import RedisPublisher
 from streams.config import Settings
 from streams.kpi.engine import Engine
-from streams.kpi.state import EngineState
 from streams.live.bulk_consumer import BulkConsumer
 from streams.live.environment import WorkerEnvironment
 from streams.live.processor import BatchProcessor, partition_for_key
-from streams.live.table_state import PartitionCursor, TableMapping
+from streams.live.table_state import PartitionCursor, TableStore
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ def scope_topic_name(app_id: str) -> str:
     return f"{app_id}-agent-scope"
 
 
-def table_name(mapping: str) -> str:
-    return f"engine-{mapping}"
+STATE_TABLE = "engine-state"  # changelog topic: "<app id>-engine-state-changelog"
 
 
 def faust_credentials(env: WorkerEnvironment) -> Any:
@@ -94,7 +93,9 @@ class LiveWorker:
             web_host=env.web_host,
             web_bind=env.web_host,
             web_port=env.web_port,
-            producer_max_batch_size=512 * 1024,
+            # One batch's state records per partition must fit one Kafka record batch (written
+            # all or nothing); the broker's default limit is 1 MB.
+            producer_max_batch_size=900 * 1024,
             broker_session_timeout=tuning.session_timeout,
             broker_heartbeat_interval=tuning.heartbeat_interval,
             broker_rebalance_timeout=tuning.rebalance_timeout,
@@ -108,26 +109,16 @@ class LiveWorker:
             logging_config=None,
         )
         self.cursor = PartitionCursor()
-        self.tables = {
-            name: self.app.Table(
-                table_name(name),
-                partitions=settings.partitions,
-                key_type=str,
-                help=f"KPI engine mapping {name!r}",
-            )
-            for name in EngineState.mapping_names()
-        }
-        self.mappings = {
-            name: TableMapping(
-                name,
-                table.changelog_topic.get_topic_name(),
-                table.data.data,
-                table.data._key_partition,
-                self.cursor,
-            )
-            for name, table in self.tables.items()
-        }
-        self.engine = Engine(settings, EngineState(**self.mappings))
+        self.table = self.app.Table(
+            STATE_TABLE,
+            partitions=settings.partitions,
+            key_type=str,
+            help="KPI engine state: every EngineState mapping, keys prefixed per mapping",
+        )
+        self.changelog_topic = self.table.changelog_topic.get_topic_name()
+        self.store = TableStore(self.table.data.data, self.table.data._key_partition, self.cursor)
+        self.state = self.store.engine_state()
+        self.engine = Engine(settings, self.state)
         self.scope_topic = scope_topic_name(env.app_id)
         self.processor = BatchProcessor(self.engine, settings, self.scope_topic, self.cursor)
         self.source = self.app.topic(
@@ -139,15 +130,16 @@ class LiveWorker:
             partitions=settings.partitions,
         )
         # Source topics bypass Faust's per-message stream path (see bulk_consumer).
-        self.app.transport.Consumer = type(
-            "CcpulseConsumer",
-            (BulkConsumer,),
-            {
-                "bulk_handler": staticmethod(self.handle_bulk),
-                "bulk_topics": frozenset(self.processor.source_topics),
-            },
-        )
-        self.readiness = Readiness(tables=len(self.tables))
+        if os.environ.get("CCPULSE_BULK", "1") == "1":
+            self.app.transport.Consumer = type(
+                "CcpulseConsumer",
+                (BulkConsumer,),
+                {
+                    "bulk_handler": staticmethod(self.handle_bulk),
+                    "bulk_topics": frozenset(self.processor.source_topics),
+                },
+            )
+        self.readiness = Readiness(tables=1)
         self.publisher = RedisPublisher(env.redis)
         self.registry = engine_registry(self.engine, self.owned_snapshot)
         self.batches = 0
@@ -156,6 +148,7 @@ class LiveWorker:
         self._last_publish_error = -math.inf
         self.timing = [0.0, 0.0, 0, 0.0]
         self._round_robin = 0
+        self._warned_split = False
         self._key_partitions: dict[bytes, int] = {}
         self._wire()
 
@@ -173,8 +166,7 @@ class LiveWorker:
             self.publish
         )
 
-        for name, table in self.tables.items():
-            table.on_recover(self._recovered_callback(name))
+        self.table.on_recover(self._recovered_callback(STATE_TABLE))
 
         app.on_partitions_revoked.connect(self._on_rebalance_start)
         app.on_partitions_assigned.connect(self._on_rebalance_start)
@@ -184,11 +176,14 @@ class LiveWorker:
             return view.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         async def healthz(view: faust.web.View, request: Any) -> Any:
-            assignment = sorted(
-                tp.partition
-                for tp in app.consumer.assignment()
-                if tp.topic == self.settings.topics.offered
-            )
+            try:
+                assignment = sorted(
+                    tp.partition
+                    for tp in app.consumer.assignment()
+                    if tp.topic == self.settings.topics.offered
+                )
+            except Exception:  # consumer not created or not started yet
+                assignment = []
             body = {
                 "ready": self.readiness.ready,
                 "partitions": assignment,
@@ -210,7 +205,7 @@ class LiveWorker:
             if self.readiness.table_recovered(name):
                 log.info(
                     "state recovered (%s); ready",
-                    ", ".join(f"{n}={len(m)}" for n, m in self.mappings.items()),
+                    ", ".join(f"{n}={size}" for n, size in self.state.size().items()),
                 )
 
         return on_recover
@@ -231,6 +226,14 @@ class LiveWorker:
             batch = producer.create_batch()
             for key, value in records:
                 if batch.append(key=key, value=value, timestamp=None) is None:
+                    if topic == self.changelog_topic and not self._warned_split:
+                        self._warned_split = True
+                        log.warning(
+                            "one batch's state records for partition %d exceed a Kafka record "
+                            "batch and are written in parts; lower CCPULSE_BATCH_MAX so that a "
+                            "crash cannot keep part of a batch",
+                            partition,
+                        )
                     future = await producer.send_batch(batch, topic, partition=partition)
                     future.add_done_callback(self._on_delivery)
                     batch = producer.create_batch()
@@ -282,10 +285,8 @@ class LiveWorker:
         for record in outgoing:
             partition = self._key_partition(record.key) if record.key else self._any_partition()
             grouped.setdefault((record.topic, partition), []).append((record.key, record.value))
-        for mapping in self.mappings.values():
-            topic = mapping.changelog_topic
-            for partition, key, value in mapping.drain():
-                grouped.setdefault((topic, partition), []).append((key, value))
+        for partition, records in self.store.drain().items():
+            grouped[(self.changelog_topic, partition)] = records
         await self._send_grouped(grouped)
         sent = sum(len(records) for records in grouped.values())
         self.batches += 1
@@ -294,9 +295,10 @@ class LiveWorker:
         timing[0] += processed - started
         timing[1] += time.perf_counter() - processed
         timing[2] += sent
-        if started - timing[3] > 5:
+        if started - timing[3] > 30:  # a progress line every 30 s while busy
             log.info(
-                "batches %d events %d; %.2fs processing, %.2fs sending %d records; last batch %d",
+                "progress: %d batches, %d messages; %.1f s in the engine, %.1f s sending %d "
+                "state/routing records; last batch %d",
                 self.batches,
                 self.events,
                 timing[0],

@@ -91,20 +91,29 @@ class BulkConsumer(AIOKafkaFaustConsumer):
                 if not self.flow_active:
                     await self.wait(self.can_resume_flow)
                     continue
-                generation_id = self.app.consumer_generation_id
                 records, active = await self._wait_next_records(1.0)
-                if not records or self.should_stop or not self.flow_active:
+                generation_id = self.app.consumer_generation_id
+                if not records or self.should_stop:
                     continue
-                if self.app.consumer_generation_id != generation_id:
-                    continue  # rebalanced meanwhile: Faust seeks back to committed offsets
+                if not self.flow_active:
+                    # Fetched while the flow was being suspended (a rebalance starts): drop
+                    # them and seek back to the committed offsets, as Faust's getmany does.
+                    try:
+                        await self.perform_seek()
+                    except Exception as error:
+                        self.log.warning("seek back to committed offsets failed: %r", error)
+                    continue
                 batch: list[Any] = []
                 marker = _BatchInFlight()
                 unacked.add(marker)
                 try:
                     for tp, tp_records in records.items():
-                        if active is not None and tp not in active:
-                            if tp not in self._buffered_partitions:
-                                continue
+                        if (
+                            active is not None
+                            and tp not in active
+                            and tp not in self._buffered_partitions
+                        ):
+                            continue
                         r_offset = get_read_offset(tp)
                         for record in tp_records:
                             offset = record.offset
@@ -119,10 +128,14 @@ class BulkConsumer(AIOKafkaFaustConsumer):
                                 await self.wait_first(
                                     callback(to_message(tp, record)), self.suspend_flow.wait()
                                 )
+                                if self.app.consumer_generation_id != generation_id:
+                                    break  # as Faust's getmany: a rebalance started
                         if r_offset is not None:
                             set_read_offset(tp, r_offset)
                     if batch:
-                        await handler(batch)
+                        # Shielded: stopping the fetcher (a rebalance) must not cut a batch
+                        # between applying it to the engine and handing its records over.
+                        await asyncio.shield(handler(batch))
                 finally:
                     unacked.discard(marker)
                 commit_every = self._commit_every

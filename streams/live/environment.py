@@ -113,7 +113,8 @@ def kafka_from_env(env: Mapping[str, str] | None = None) -> KafkaConnection:
     protocol = env.get("CCPULSE_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
     if protocol not in KAFKA_PROTOCOLS:
         raise UserError(
-            f"CCPULSE_KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}"
+            f"CCPULSE_KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of "
+            f"{', '.join(KAFKA_PROTOCOLS)}"
         )
     mechanism = env.get("CCPULSE_KAFKA_SASL_MECHANISM", "PLAIN").upper()
     if mechanism not in SASL_MECHANISMS:

@@ -5,6 +5,7 @@ the configured partition count, Redis reachable with the right password. Each fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -56,12 +57,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
-            try:
+            # another worker may create them at the same time
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(name, settings.partitions, replication) for name in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another worker created them at the same time
         for description in await admin.describe_topics(wanted):
             name = description["topic"]
             count = len(description.get("partitions") or [])

@@ -208,7 +208,10 @@ class WorkerProcess:
         answer = self.get("/healthz")
         if answer is None:
             return None
-        return json.loads(answer[1]) | {"status": answer[0]}
+        try:
+            return json.loads(answer[1]) | {"status": answer[0]}
+        except ValueError:
+            return {"status": answer[0], "body": answer[1]}
 
     def ready(self) -> dict[str, Any] | None:
         self.assert_running()
