@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +75,7 @@ class Readiness:
 
 
 class LiveWorker:
-    """Everything the running worker holds; built by `build_worker`."""
+    """Everything the running worker holds: Faust app, state table, engine, sinks."""
 
     def __init__(self, settings: Settings, env: WorkerEnvironment) -> None:
         self.settings = settings
@@ -130,7 +129,7 @@ class LiveWorker:
             partitions=settings.partitions,
         )
         # Source topics bypass Faust's per-message stream path (see bulk_consumer).
-        if os.environ.get("CCPULSE_BULK", "1") == "1":
+        if tuning.bulk:
             self.app.transport.Consumer = type(
                 "CcpulseConsumer",
                 (BulkConsumer,),
@@ -144,7 +143,6 @@ class LiveWorker:
         self.registry = engine_registry(self.engine, self.owned_snapshot)
         self.batches = 0
         self.events = 0
-        self._producer: Any = None
         self._last_publish_error = -math.inf
         self.timing = [0.0, 0.0, 0, 0.0]
         self._round_robin = 0

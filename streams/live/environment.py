@@ -93,6 +93,7 @@ class WorkerTuning:
     commit_interval: float = 2.8
     batch_max: int = 2000
     batch_within: float = 0.05
+    bulk: bool = True  # source batches past Faust's per-message stream path (bulk_consumer)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ def worker_from_env(env: Mapping[str, str] | None = None) -> WorkerEnvironment:
         commit_interval=_number(env, "CCPULSE_COMMIT_INTERVAL", defaults.commit_interval),
         batch_max=int(_number(env, "CCPULSE_BATCH_MAX", defaults.batch_max, int)),
         batch_within=_number(env, "CCPULSE_BATCH_WITHIN", defaults.batch_within),
+        bulk=env.get("CCPULSE_BULK", "1") != "0",
     )
     return WorkerEnvironment(
         kafka=kafka_from_env(env),
