@@ -138,7 +138,9 @@ class _Derived:
         self.seen_order: deque[tuple[float, str]] = deque()
         self.rolling: dict[str, _Rolling] = {}
         self.agent_counts: dict[str, Counter] = {}
+        # queue -> {call_id: offer ts} of waiting calls, in arrival order.
         self.waiting: dict[str, dict[str, float]] = {}
+        self.next_stale_sweep = -math.inf
         self.known: set[str] = set()
 
 
@@ -374,7 +376,6 @@ class Engine:
         self.state.legs[key] = [WAITING, ts]
         derived = self._index()
         derived.waiting.setdefault(queue, {})[call_id] = ts
-        heapq.heappush(derived.expiry, (ts + self._max_wait, _LEG, key, ts, WAITING))
 
     def _resolve_leg(self, queue: str, call_id: str, ts: float) -> None:
         key = queue + SEP + call_id
@@ -538,6 +539,9 @@ class Engine:
             value = seen.get(event_id)
             if value is not None and value[0] == ts:
                 del seen[event_id]
+        if now >= derived.next_stale_sweep:
+            self._drop_stale_legs(derived, now - self._max_wait)
+            derived.next_stale_sweep = now + self.settings.bucket_seconds
         expiry = derived.expiry
         while expiry and expiry[0][0] < now:
             entry = heapq.heappop(expiry)
@@ -561,15 +565,24 @@ class Engine:
         if index == self._longest_index:
             self.state.buckets.pop(key, None)
 
-    def _expire_leg(self, key: str, ts: float, status: int) -> None:
+    def _drop_stale_legs(self, derived: _Derived, horizon: float) -> None:
+        """Forget calls waiting since before `horizon` (max_wait_seconds ago). Each queue's
+        waiting calls are in arrival order, which is nearly offer order, so this looks only at
+        the oldest few; a straggler behind a newer call goes a little later."""
         legs = self.state.legs
-        leg = legs.get(key)
-        if leg is None or leg[1] != ts or leg[0] != status:
-            return
-        del legs[key]
-        if leg[0] == WAITING:
-            queue, call_id = key.split(SEP, 1)
-            self._index().waiting.get(queue, {}).pop(call_id, None)
+        for queue, waiting in derived.waiting.items():
+            while waiting:
+                call_id, ts = next(iter(waiting.items()))
+                if ts >= horizon:
+                    break
+                del waiting[call_id]
+                legs.pop(queue + SEP + call_id, None)
+
+    def _expire_leg(self, key: str, ts: float, status: int) -> None:
+        """Forget an answer/abandon marker whose offer never came within the lateness bound."""
+        leg = self.state.legs.get(key)
+        if leg is not None and leg[1] == ts and leg[0] == status:
+            del self.state.legs[key]
 
     # ----------------------------------------------------------------------------- derived
     def invalidate_caches(self) -> None:
@@ -590,11 +603,10 @@ class Engine:
         derived.seen_order.extend(
             sorted((ts, event_id) for event_id, (ts, *_) in list(state.seen.items()))
         )
-        for key, (status, ts, *_) in list(state.legs.items()):
+        for key, (status, ts, *_) in sorted(state.legs.items(), key=lambda item: item[1][1]):
             if status == WAITING:
                 queue, call_id = key.split(SEP, 1)
                 derived.waiting.setdefault(queue, {})[call_id] = ts
-                derived.expiry.append((ts + self._max_wait, _LEG, key, ts, WAITING))
             else:
                 derived.expiry.append((ts + self._lateness, _LEG, key, ts, RESOLVED))
         for key, (agent_state, *_) in list(state.agents.items()):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 
+import orjson
 import pytest
 
 from streams.config import settings_from_mapping
@@ -54,3 +55,67 @@ def test_state_stops_growing_over_a_million_events() -> None:
     assert final["buckets"] <= scopes * (3600 // settings.bucket_seconds + 1 + 4)
     assert final["agents"] <= 500 * 3
     assert final["router"] == 500
+
+
+def test_answered_calls_leave_nothing_behind() -> None:
+    """Answered calls of one busy queue: the engine keeps buckets and recent ids, not a
+    record per call for max_wait_seconds (4 h by default)."""
+    engine = Engine(settings_from_mapping({}))
+    start = 1_795_000_000.0
+    lines = []
+    for call in range(50_000):  # 5 calls/s for 10,000 s
+        ts = start + call / 5
+        lines.append(
+            orjson.dumps(
+                {
+                    "type": "call.offered",
+                    "event_id": f"o{call}",
+                    "ts": ts,
+                    "call_id": f"c{call}",
+                    "queue": "sales",
+                }
+            )
+        )
+        lines.append(
+            orjson.dumps(
+                {
+                    "type": "call.answered",
+                    "event_id": f"a{call}",
+                    "ts": ts + 3,
+                    "call_id": f"c{call}",
+                    "queue": "sales",
+                    "agent_id": "a1",
+                    "wait_seconds": 3,
+                }
+            )
+        )
+    lines.sort(key=lambda line: orjson.loads(line)["ts"])
+    for begin in range(0, len(lines), 4096):
+        engine.ingest_many(lines[begin : begin + 4096])
+    sizes = {**engine.state.size(), **derived_sizes(engine)}
+    assert sizes["legs"] <= 20  # only calls still waiting
+    per_scope_slides = sum(length // 10 + 1 for length in (300, 900, 3600, 1800))
+    assert sizes["expiry"] <= per_scope_slides + 10, sizes
+    assert sizes["seen"] <= 2 * 5 * 300 + 20  # ids of the lateness horizon
+
+
+def test_calls_never_answered_are_forgotten_after_max_wait() -> None:
+    engine = Engine(settings_from_mapping({"max_wait_seconds": 600}))
+    start = 1_795_000_000.0
+    lines = [
+        orjson.dumps(
+            {
+                "type": "call.offered",
+                "event_id": f"o{call}",
+                "ts": start + call,
+                "call_id": f"c{call}",
+                "queue": "sales",
+            }
+        )
+        for call in range(3000)  # one unanswered call a second for 50 minutes
+    ]
+    engine.ingest_many(lines)
+    assert len(engine.state.legs) <= 600 + 10 + 1
+    snapshot = engine.snapshot(start + 3000)
+    assert snapshot["queues"]["sales"]["calls_waiting"] == 600  # waited 1..600 s
+    assert snapshot["queues"]["sales"]["oldest_waiting_seconds"] == 600
