@@ -193,9 +193,9 @@ def paced_events(rate: float, seconds: float):
         for _ in range(max(due, 0)):
             sent += 1
             call += 1
-            queue = queues[call % 50]
-            agent = f"agent-{call % 500:04d}"
             kind = call % 4
+            queue = queues[(call // 4) % 50]  # one call's events stay in one queue
+            agent = f"agent-{call % 500:04d}"
             cid = f"call-{call // 4}"
             if kind == 0:
                 event = {"type": "call.offered", "call_id": cid, "queue": queue}
