@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import urlsplit
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
