@@ -119,6 +119,20 @@ def build_scenario(
 CCPULSE = str(Path(sys.executable).parent / "ccpulse")
 
 
+def produce(lines: list[bytes], path: Path, config: Path, bootstrap: str) -> None:
+    """Write `lines` to `path` and send them with `ccpulse produce` (a real subprocess)."""
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = subprocess.run(
+        [CCPULSE, "produce", str(path), "--config", str(config)],
+        env={"CCPULSE_KAFKA_BOOTSTRAP": bootstrap, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def write_config(path: Path, prefix: str, **extra: Any) -> Path:
     """A config whose topics are unique to one test (tests share one broker)."""
     lines = [f"{key} = {json.dumps(value)}" for key, value in extra.items()]

@@ -4,17 +4,16 @@ fail-fast when Kafka is unreachable. Real redis-server, real broker."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import redis
 from helpers import wait_until
 from live_support import (
-    CCPULSE,
     WorkerProcess,
     build_scenario,
     differences,
     epoch,
+    produce,
     redis_snapshot,
     write_config,
 )
@@ -22,19 +21,6 @@ from live_support import (
 from streams.config import load_settings
 from streams.replay import replay_lines
 from streams.services import free_ports
-
-
-def produce(lines: list[bytes], path, config, bootstrap: str) -> None:
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    result = subprocess.run(
-        [CCPULSE, "produce", str(path), "--config", str(config)],
-        env={"CCPULSE_KAFKA_BOOTSTRAP": bootstrap, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 def wait_equal_to_replay(client, lines, settings, timeout: float = 60) -> None:

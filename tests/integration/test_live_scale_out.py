@@ -3,15 +3,14 @@ right snapshot; stop one and the other takes over its partitions with recovered 
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import redis
 from helpers import wait_until
 from live_support import (
-    CCPULSE,
     WorkerProcess,
     build_scenario,
+    produce,
     published_scopes,
     scope_differences,
     write_config,
@@ -20,19 +19,6 @@ from live_support import (
 from streams.config import load_settings
 from streams.replay import replay_lines
 from streams.services import free_ports
-
-
-def produce(lines: list[bytes], path, config, bootstrap: str) -> None:
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    result = subprocess.run(
-        [CCPULSE, "produce", str(path), "--config", str(config)],
-        env={"CCPULSE_KAFKA_BOOTSTRAP": bootstrap, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 def test_two_workers_share_partitions_and_one_takes_over(tmp_path, kafka_bootstrap, start_redis):
