@@ -471,3 +471,48 @@ def test_queue_and_team_sets(run: Runner) -> None:
     for queue in snap["queues"].values():
         for doc in queue["windows"].values():
             assert set(reference.WINDOW_FIELDS) <= set(doc)
+
+
+# --- a worker restarted over its recovered tables ---------------------------------------------
+
+RESTART_BUG = (
+    "engine bug: the newest applied ts is process-local, so a new Engine over recovered "
+    "tables forgets it (replay lateness, live_as_of)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=RESTART_BUG)
+def test_restart_keeps_the_replay_clock_for_lateness() -> None:
+    """DESIGN: state lives in the mappings "so a restarted worker recovers it"; replay "now" is
+    the newest accepted ts, which a new Engine over the same tables must still know."""
+    from streams.kpi.engine import Engine, EngineState
+
+    settings = make_settings(allowed_lateness_seconds=30)
+    f = EventFactory()
+    state = EngineState.in_memory()
+    engine = Engine(settings, state)
+    assert engine.ingest(f.offered(T + 800, "c1"), now=None).status == "accepted"
+    assert engine.ingest(f.offered(T + 830, "c2"), now=None).status == "accepted"
+    restarted = Engine(settings, state)
+    outcome = restarted.ingest(f.offered(T, "c3"), now=None)  # 830 s behind the newest
+    assert (outcome.status, outcome.reason) == ("rejected", "late")
+
+
+@pytest.mark.xfail(strict=True, reason=RESTART_BUG)
+def test_restart_keeps_live_as_of_after_applied_events() -> None:
+    """live_as_of is "never before the newest accepted ts"; after a restart (or a rebalance)
+    over the same tables, an event stamped up to max_future_seconds ahead of the wall clock
+    must still be before as_of (otherwise it counts as waiting with a negative
+    oldest_waiting_seconds)."""
+    from streams.kpi.engine import Engine, EngineState
+
+    settings = make_settings()
+    f = EventFactory()
+    state = EngineState.in_memory()
+    engine = Engine(settings, state)
+    assert engine.ingest(f.offered(T + 30, "c1"), now=T).status == "accepted"  # clock ahead
+    restarted = Engine(settings, state)
+    as_of = restarted.live_as_of(T + 1)
+    assert as_of > T + 30
+    waiting = restarted.snapshot(as_of)["queues"]["sales"]["oldest_waiting_seconds"]
+    assert waiting is not None and waiting >= 0

@@ -219,3 +219,40 @@ def test_simulated_day_with_disorder_matches_the_reference(tmp_path: Path) -> No
         )
         problems = reference.differences(expected, json.loads(result.stdout))
         assert not problems, "\n".join(problems[:20])
+
+
+ABSURD_TS_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: replay (no future check) raises on a ts no datetime can hold",
+)
+
+
+@pytest.mark.parametrize(
+    ("ts", "zone"),
+    [
+        pytest.param("1e15", "UTC", marks=ABSURD_TS_BUG),
+        pytest.param("1e20", "UTC", marks=ABSURD_TS_BUG),
+        pytest.param("253402300799", "UTC", marks=ABSURD_TS_BUG),
+        pytest.param('"9999-12-31T23:59:59Z"', "UTC", marks=ABSURD_TS_BUG),
+        pytest.param('"0001-01-01T00:00:00+01:00"', "UTC", marks=ABSURD_TS_BUG),
+        # a negative epoch, like the rejected number -5
+        pytest.param('"0001-01-01T00:00:00Z"', "America/New_York", marks=ABSURD_TS_BUG),
+    ],
+)
+def test_absurd_timestamps_are_rejected_not_fatal(tmp_path: Path, ts: str, zone: str) -> None:
+    """DESIGN: bad input never crashes anything; replay has no `future` check, so a ts that
+    no datetime can hold must be rejected like any unusable ts, not raise."""
+    config = tmp_path / "zone.toml"
+    config.write_text(f'timezone = "{zone}"\n')
+    events = tmp_path / "absurd.jsonl"
+    events.write_text(
+        '{"type": "call.offered", "event_id": "x", "ts": TS, "call_id": "c0", "queue": "sales"}\n'
+        '{"type": "call.offered", "event_id": "e1", "ts": "2026-11-23T09:59:00Z", '
+        '"call_id": "c1", "queue": "sales"}\n'.replace("TS", ts)
+    )
+    result = ccpulse(str(events), "--config", str(config))
+    assert "Traceback" not in result.stderr, result.stderr[-300:]
+    assert result.returncode == 0, result.stderr[-300:]
+    counts = json.loads(result.stdout)["events"]
+    assert counts["accepted"] == 1
+    assert sum(counts["rejected"].values()) == 1
