@@ -29,6 +29,8 @@ from streams.kpi.events import (
 # Keys are joined with this separator in state mappings, so names may not contain it.
 KEY_SEPARATOR = "\x1f"
 _INFINITY = math.inf
+# Event times must fit every date computation downstream (local days, intervals, as_of).
+MAX_TS = 32_503_680_000.0  # 3000-01-01T00:00:00Z
 _STATES = frozenset(AGENT_STATES)
 
 
@@ -58,8 +60,8 @@ def parse_ts(value: Any) -> float:
     """An event time: ISO-8601 with an offset, or epoch seconds. Raises ValueError."""
     kind = type(value)
     if kind is float or kind is int:
-        if not 0 <= value < _INFINITY:
-            raise ValueError(f"'ts' must be finite epoch seconds, got {value!r}")
+        if not 0 <= value < MAX_TS:
+            raise ValueError(f"'ts' must be epoch seconds from 1970 to 2999, got {value!r}")
         return float(value)
     if kind is not str:
         raise ValueError(f"'ts' must be an ISO-8601 string or epoch seconds, got {value!r}")
@@ -69,7 +71,13 @@ def parse_ts(value: Any) -> float:
         raise ValueError(f"'ts' {value!r} is not ISO-8601 or epoch seconds") from None
     if moment.tzinfo is None:
         raise ValueError(f"'ts' {value!r} has no UTC offset (add 'Z' or '+01:00')")
-    return moment.timestamp()
+    try:
+        ts = moment.timestamp()
+    except (OverflowError, ValueError):
+        ts = -1.0
+    if not 0 <= ts < MAX_TS:
+        raise ValueError(f"'ts' {value!r} is outside 1970 to 2999")
+    return ts
 
 
 # The checks below run for every event, so they test exact types (a bool is not a number) and

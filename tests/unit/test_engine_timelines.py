@@ -475,13 +475,7 @@ def test_queue_and_team_sets(run: Runner) -> None:
 
 # --- a worker restarted over its recovered tables ---------------------------------------------
 
-RESTART_BUG = (
-    "engine bug: the newest applied ts is process-local, so a new Engine over recovered "
-    "tables forgets it (replay lateness, live_as_of)"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=RESTART_BUG)
 def test_restart_keeps_the_replay_clock_for_lateness() -> None:
     """DESIGN: state lives in the mappings "so a restarted worker recovers it"; replay "now" is
     the newest accepted ts, which a new Engine over the same tables must still know."""
@@ -498,7 +492,6 @@ def test_restart_keeps_the_replay_clock_for_lateness() -> None:
     assert (outcome.status, outcome.reason) == ("rejected", "late")
 
 
-@pytest.mark.xfail(strict=True, reason=RESTART_BUG)
 def test_restart_keeps_live_as_of_after_applied_events() -> None:
     """live_as_of is "never before the newest accepted ts"; after a restart (or a rebalance)
     over the same tables, an event stamped up to max_future_seconds ahead of the wall clock
