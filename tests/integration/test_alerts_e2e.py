@@ -80,6 +80,31 @@ def write_config(path: Path, prefix: str) -> Path:
     return path
 
 
+def start_peak_simulator(
+    config: Path, env: dict[str, str], output: Any, *extra: str
+) -> subprocess.Popen[bytes]:
+    """The peak scenario at SPEED into the worker's Kafka, as a real `ccpulse simulate`."""
+    scenario = str(ROOT / "config" / "scenarios" / "peak.toml")
+    return subprocess.Popen(
+        [
+            CCPULSE,
+            "simulate",
+            "--scenario",
+            scenario,
+            "--speed",
+            str(SPEED),
+            "--to",
+            "kafka",
+            *extra,
+            "--config",
+            str(config),
+        ],
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not subprocess.DEVNULL else subprocess.DEVNULL,
+    )
+
+
 def sl_alerts(prometheus: Any, state: str) -> list[dict[str, Any]]:
     return [
         alert
@@ -140,23 +165,7 @@ def test_service_level_alert_fires_in_the_peak_and_resolves_after(
         )
 
         simulator_log = (tmp_path / "simulator.log").open("wb")
-        simulator = subprocess.Popen(
-            [
-                CCPULSE,
-                "simulate",
-                "--scenario",
-                str(ROOT / "config" / "scenarios" / "peak.toml"),
-                "--speed",
-                str(SPEED),
-                "--to",
-                "kafka",
-                "--config",
-                str(config),
-            ],
-            env=worker.env,
-            stdout=simulator_log,
-            stderr=subprocess.STDOUT,
-        )
+        simulator = start_peak_simulator(config, worker.env, simulator_log)
         simulator_log.close()
         started = time.monotonic()
 
@@ -271,24 +280,8 @@ def test_worker_exports_every_metric_the_rules_and_dashboards_use(
     simulator: subprocess.Popen[bytes] | None = None
     try:
         wait_until(worker.ready, timeout=120, interval=0.5, message="worker /healthz ready")
-        simulator = subprocess.Popen(
-            [
-                CCPULSE,
-                "simulate",
-                "--scenario",
-                str(ROOT / "config" / "scenarios" / "peak.toml"),
-                "--speed",
-                str(SPEED),
-                "--to",
-                "kafka",
-                "--bad-lines",
-                "0.01",
-                "--config",
-                str(config),
-            ],
-            env=worker.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        simulator = start_peak_simulator(
+            config, worker.env, subprocess.DEVNULL, "--bad-lines", "0.01"
         )
 
         # Some series exist only at times (oldest waiting only while a call waits), so the
