@@ -32,6 +32,7 @@ from streams.kpi.events import (
     CALL_ABANDONED,
     CALL_ANSWERED,
     CALL_OFFERED,
+    EVENT_TYPES,
     FUTURE,
     INVALID_FIELD,
     LATE,
@@ -55,11 +56,41 @@ ABSENT = "absent"  # scope update: the agent no longer serves this queue / belon
 CLOCK_KEY = SEP + "clock"
 QUEUE_SCOPE = "q"
 TEAM_SCOPE = "t"
+_QUEUE_PREFIX = QUEUE_SCOPE + SEP
+_TEAM_PREFIX = TEAM_SCOPE + SEP
 WAITING, RESOLVED = 0, 1
+_SCOPE_STATES = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
 _SPELL_STARTS = {ON_CALL: T.BUSY_STARTS, WRAP_UP: T.BUSY_STARTS, AVAILABLE: T.IDLE_STARTS}
 _SPELL_ENDS = {ON_CALL: T.BUSY_ENDS, WRAP_UP: T.BUSY_ENDS, AVAILABLE: T.IDLE_ENDS}
 _SPELL_KIND = {ON_CALL: "busy", WRAP_UP: "busy", AVAILABLE: "idle"}
-_SCOPE_STATES = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
+
+
+def _spell_points(ended: str, started: str) -> tuple[int | None, int | None] | None:
+    """The tally offsets of the spell points a change from `ended` to `started` adds, or None.
+    busy -> busy (on_call -> wrap_up) and idle -> idle add nothing: an end and a start at the
+    same instant cancel in every window."""
+    kind = _SPELL_KIND.get(ended)
+    if kind is not None and kind == _SPELL_KIND.get(started):
+        return None
+    end_points, start_points = _SPELL_ENDS.get(ended), _SPELL_STARTS.get(started)
+    if end_points is None and start_points is None:
+        return None
+    return end_points, start_points
+
+
+# previous state -> new state -> spell points (one lookup per agent-state change)
+_TRANSITIONS = {
+    ended: {started: _spell_points(ended, started) for started in (*_SCOPE_STATES, ABSENT)}
+    for ended in (*_SCOPE_STATES, ABSENT)
+}
+
+
+def _new_counts() -> dict[str, int]:
+    """Agents per state in one scope; ABSENT is counted too but never read."""
+    return dict.fromkeys((*_SCOPE_STATES, ABSENT), 0)
+
+
+_NO_AGENTS = _new_counts()
 # Expiry heap entry kinds.
 _SLIDE, _LEG, _PERIOD = 0, 2, 3
 _PERIOD_GRACE = 3600 + 1  # keep an interval/day tally a DST hour past its nominal end
@@ -80,7 +111,8 @@ class EventStats:
     accepted: int = 0
     duplicates: int = 0
     rejected: Counter = field(default_factory=Counter)
-    by_type: Counter = field(default_factory=Counter)
+    # A plain dict with every type: counting into it is cheaper than into a Counter.
+    by_type: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, 0))
     last_event_ts: float | None = None
     calls: dict[str, CallTotals] = field(default_factory=dict)
 
@@ -93,7 +125,8 @@ class EventStats:
 
 
 class Outcome:
-    """What became of one input: `status` is "accepted", "duplicate" or "rejected"."""
+    """What became of one input: `status` is "accepted", "duplicate" or "rejected". The
+    accepted outcomes `process_many` returns are shared, one per event type, without `event`."""
 
     __slots__ = ("detail", "event", "event_type", "reason", "scope_updates", "status")
 
@@ -121,6 +154,9 @@ class Outcome:
         return f"Outcome({self.status!r}, {self.reason!r}, {self.detail!r}, {self.event_type!r})"
 
 
+_ACCEPTED = {event_type: Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES}
+
+
 class _Rolling:
     """In-memory running totals of one scope's rolling windows (derived; rebuilt on demand)."""
 
@@ -140,7 +176,7 @@ class _Derived:
         # and an id evicted a little late is harmless (duplicate checks look at its ts).
         self.seen_order: deque[tuple[float, str]] = deque()
         self.rolling: dict[str, _Rolling] = {}
-        self.agent_counts: dict[str, Counter] = {}
+        self.agent_counts: dict[str, dict[str, int]] = {}
         # queue -> {call_id: offer ts} of waiting calls, in arrival order.
         self.waiting: dict[str, dict[str, float]] = {}
         self.next_stale_sweep = -math.inf
@@ -179,29 +215,28 @@ class Engine:
         return self.process_many([decode_event(raw) for raw in raws], now)
 
     def process(self, item: Event | Rejection, now: float | None = None) -> Outcome:
-        outcome = self._process_one(item, now)
-        self.flush()
-        return outcome
+        return self.process_many((item,), now)[0]
 
     def process_many(
         self, items: Iterable[Event | Rejection], now: float | None = None
     ) -> list[Outcome]:
-        """Like `process` for each item in order; tallies are folded once at the end."""
-        outcomes = [self._process_one(item, now) for item in items]
+        """Admit and apply each item in order; tallies are folded once at the end."""
+        admit, apply_call, apply_spell = self._admit, self._apply_call, self._apply_spell
+        outcomes = []
+        for item in items:
+            refused = admit(item, now)
+            if refused is not None:
+                outcomes.append(refused)
+                continue
+            outcomes.append(_ACCEPTED[item.type])
+            if item.__class__ is CallEvent:
+                apply_call(item)
+            else:
+                agent_id, ts = item.agent_id, item.ts
+                for prefix, name, scope_state in self._route(item):
+                    apply_spell(prefix + name, agent_id, scope_state, ts)
         self.flush()
         return outcomes
-
-    def _process_one(self, item: Event | Rejection, now: float | None) -> Outcome:
-        outcome = self._admit(item, now)
-        if outcome.status == "accepted":
-            event = outcome.event
-            if event.__class__ is CallEvent:
-                self._apply_call(event)
-            else:
-                agent_id, ts = event.agent_id, event.ts
-                for scope_kind, name, scope_state in self._route(event):
-                    self._apply_spell(scope_kind + SEP + name, agent_id, scope_state, ts)
-        return outcome
 
     def route_agent_state(self, raw: bytes | str, now: float | None = None) -> Outcome:
         """Admit an agent.state message on its agent's partition; return its scope updates."""
@@ -211,13 +246,14 @@ class Engine:
                 INVALID_FIELD, f"{item.type} sent to the agent-state path", item.type
             )
         outcome = self._admit(item, now)
-        if outcome.status == "accepted":
-            event = outcome.event
+        if outcome is None:
+            event = item
+            outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
             outcome.scope_updates = [
                 (
                     name,
                     {
-                        "scope": scope_kind,
+                        "scope": prefix[0],
                         "name": name,
                         "agent_id": event.agent_id,
                         "state": state,
@@ -225,7 +261,7 @@ class Engine:
                         "event_id": event.event_id,
                     },
                 )
-                for scope_kind, name, state in self._route(event)
+                for prefix, name, state in self._route(event)
             ]
         self.flush()
         return outcome
@@ -252,9 +288,10 @@ class Engine:
         self.flush()
         return outcomes
 
-    def _admit(self, item: Event | Rejection, now: float | None) -> Outcome:
+    def _admit(self, item: Event | Rejection, now: float | None) -> Outcome | None:
         """The time-dependent checks of DESIGN.md, in its order: future, duplicate, late,
-        out_of_order. An accepted event is recorded as seen and advances `now`."""
+        out_of_order. An accepted event (None returned) is recorded as seen and advances
+        `now`."""
         if item.__class__ is Rejection:
             return self._reject(item.reason, item.detail, item.event_type)
         ts = item.ts
@@ -275,7 +312,7 @@ class Engine:
         # An id older than the lateness horizon counts as forgotten even before it is evicted,
         # so the outcome never depends on when eviction runs.
         prior = seen.get(event_id)
-        if prior is not None and prior[0] >= horizon:
+        if prior is not None and prior >= horizon:
             self.stats.duplicates += 1
             return Outcome("duplicate", None, "", item.type, item)
         if ts < horizon:
@@ -292,7 +329,7 @@ class Engine:
                     f"agent {item.agent_id!r} already has a state at a later ts",
                     item.type,
                 )
-        seen[event_id] = [ts]
+        seen[event_id] = ts
         derived.seen_order.append((ts, event_id))
         if ts > self.max_ts:
             self.max_ts = ts
@@ -303,7 +340,7 @@ class Engine:
         stats.by_type[item.type] += 1
         if stats.last_event_ts is None or ts > stats.last_event_ts:
             stats.last_event_ts = ts
-        return Outcome("accepted", None, "", item.type, item)
+        return None
 
     def _reject(self, reason: str, detail: str, event_type: str | None) -> Outcome:
         self.stats.rejected[reason] += 1
@@ -316,12 +353,14 @@ class Engine:
     # ----------------------------------------------------------------------------- call events
     def _apply_call(self, event: CallEvent) -> None:
         queue = event.queue
-        scope = QUEUE_SCOPE + SEP + queue
-        self._register(scope, event.ts)
+        scope = _QUEUE_PREFIX + queue
+        if scope not in self._index().known:
+            self._register(scope, event.ts)
         totals = self.stats.calls.get(queue)
         if totals is None:
             totals = self.stats.calls[queue] = CallTotals()
-        delta = self._delta(scope, event.ts)
+        size = self.settings.bucket_seconds
+        delta = self._delta(scope, int(event.ts // size) * size)
         kind = event.type
         if kind == CALL_OFFERED:
             totals.offered += 1
@@ -350,10 +389,9 @@ class Engine:
             delta[T.HANDLED] += 1
             delta[T.HANDLE_SECONDS] += event.handle_seconds
 
-    def _delta(self, scope: str, ts: float) -> list:
-        """The pending tally change of the bucket holding `ts` (folded by flush())."""
-        size = self.settings.bucket_seconds
-        key = (scope, int(ts // size) * size)
+    def _delta(self, scope: str, bucket: int) -> list:
+        """The pending tally change of one bucket of one scope (folded by flush())."""
+        key = (scope, bucket)
         delta = self._pending.get(key)
         if delta is None:
             delta = self._pending[key] = T.empty()
@@ -393,17 +431,20 @@ class Engine:
 
     # ----------------------------------------------------------------------------- agent states
     def _route(self, event: AgentStateEvent) -> list[tuple[str, str, str]]:
-        """(scope kind, name, state) for every queue and team this state event concerns:
+        """(scope prefix, name, state) for every queue and team this state event concerns:
         its own, and those the agent leaves (state ABSENT)."""
         router = self.state.router
         latest = router.get(event.agent_id)
         queues = event.queues
-        targets = [(QUEUE_SCOPE, queue, event.state) for queue in queues]
+        state = event.state
+        targets = [(_QUEUE_PREFIX, queue, state) for queue in queues]
         if latest is not None:
-            targets += [(QUEUE_SCOPE, queue, ABSENT) for queue in latest[2] if queue not in queues]
+            for queue in latest[2]:
+                if queue not in queues:
+                    targets.append((_QUEUE_PREFIX, queue, ABSENT))
             if latest[3] != event.team:
-                targets.append((TEAM_SCOPE, latest[3], ABSENT))
-        targets.append((TEAM_SCOPE, event.team, event.state))
+                targets.append((_TEAM_PREFIX, latest[3], ABSENT))
+        targets.append((_TEAM_PREFIX, event.team, state))
         router[event.agent_id] = [event.ts, event.state, list(queues), event.team]
         return targets
 
@@ -429,25 +470,16 @@ class Engine:
             self._register(scope, ts)
         counts = derived.agent_counts.get(scope)
         if counts is None:
-            counts = derived.agent_counts[scope] = Counter()
+            counts = derived.agent_counts[scope] = _new_counts()
         ended = record[0] if record is not None else ABSENT
-        if ended != ABSENT:
-            counts[ended] -= 1
-        if state != ABSENT:
-            counts[state] += 1
-        ended_points = _SPELL_ENDS.get(ended)
-        started_points = _SPELL_STARTS.get(state)
-        if ended_points is not None and _SPELL_KIND[ended] == _SPELL_KIND.get(state):
-            # busy -> busy (on_call -> wrap_up) or idle -> idle: an end and a start at the same
-            # instant cancel in every window, so there is nothing to tally.
-            ended_points = started_points = None
-        if ended_points is not None or started_points is not None:
+        counts[ended] -= 1
+        counts[state] += 1
+        points = _TRANSITIONS[ended][state]
+        if points is not None:
+            ended_points, started_points = points
             size = self.settings.bucket_seconds
             bucket = int(ts // size) * size
-            pending_key = (scope, bucket)
-            delta = self._pending.get(pending_key)
-            if delta is None:
-                delta = self._pending[pending_key] = T.empty()
+            delta = self._delta(scope, bucket)
             offset_in_bucket = ts - bucket
             # A spell point is [count, offset in bucket, bucket]: see streams.kpi.tally.
             if ended_points is not None:
@@ -543,8 +575,7 @@ class Engine:
         horizon = now - self._lateness
         while seen_order and seen_order[0][0] < horizon:
             ts, event_id = seen_order.popleft()
-            value = seen.get(event_id)
-            if value is not None and value[0] == ts:
+            if seen.get(event_id) == ts:
                 del seen[event_id]
         if now >= derived.next_stale_sweep:
             self._drop_stale_legs(derived, now - self._max_wait)
@@ -612,7 +643,7 @@ class Engine:
             self.max_ts = max(self.max_ts, saved_clock[1])
         derived.known.update(key for key in state.scopes if key != CLOCK_KEY)
         derived.seen_order.extend(
-            sorted((ts, event_id) for event_id, (ts, *_) in list(state.seen.items()))
+            sorted((ts, event_id) for event_id, ts in list(state.seen.items()))
         )
         for key, (status, ts, *_) in sorted(state.legs.items(), key=lambda item: item[1][1]):
             if status == WAITING:
@@ -623,7 +654,10 @@ class Engine:
         for key, (agent_state, *_) in list(state.agents.items()):
             if agent_state != ABSENT:
                 scope = key.rsplit(SEP, 1)[0]
-                derived.agent_counts.setdefault(scope, Counter())[agent_state] += 1
+                counts = derived.agent_counts.get(scope)
+                if counts is None:
+                    counts = derived.agent_counts[scope] = _new_counts()
+                counts[agent_state] += 1
         for key, values in list(state.buckets.items()):
             tag, name, grain, start_text = key.split(SEP)
             scope, start = tag + SEP + name, int(start_text)
@@ -680,7 +714,7 @@ class Engine:
     def queue_snapshot(self, queue: str, as_of: float) -> dict[str, Any]:
         scope = QUEUE_SCOPE + SEP + queue
         settings = self.settings.for_queue(queue)
-        counts = self._index().agent_counts.get(scope, Counter())
+        counts = self._index().agent_counts.get(scope, _NO_AGENTS)
         busy_open, idle_open = counts[ON_CALL] + counts[WRAP_UP], counts[AVAILABLE]
         windows = {
             name: T.queue_window(values, settings, start, as_of, busy_open, idle_open)
@@ -693,7 +727,7 @@ class Engine:
         }
 
     def _staffing(
-        self, scope: str, settings: QueueSettings, counts: Counter, as_of: float
+        self, scope: str, settings: QueueSettings, counts: dict[str, int], as_of: float
     ) -> dict[str, Any]:
         length = self.settings.staffing_window_seconds
         start = self.grid.ceil_bucket(as_of - length)
@@ -710,7 +744,9 @@ class Engine:
             )
         )
 
-    def _queue_state(self, queue: str, scope: str, counts: Counter, as_of: float) -> dict[str, Any]:
+    def _queue_state(
+        self, queue: str, scope: str, counts: dict[str, int], as_of: float
+    ) -> dict[str, Any]:
         waiting_since = [
             ts
             for ts in self._index().waiting.get(queue, {}).values()
@@ -731,7 +767,7 @@ class Engine:
 
     def team_snapshot(self, team: str, as_of: float) -> dict[str, Any]:
         scope = TEAM_SCOPE + SEP + team
-        counts = self._index().agent_counts.get(scope, Counter())
+        counts = self._index().agent_counts.get(scope, _NO_AGENTS)
         busy_open, idle_open = counts[ON_CALL] + counts[WRAP_UP], counts[AVAILABLE]
         return {
             "windows": {

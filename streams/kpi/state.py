@@ -1,21 +1,22 @@
 """The engine's persistent state: injectable key-value mappings with small values.
 
-Keys are strings and values are short JSON-able lists, so a Faust table (JSON values) can back
-each mapping as well as a dict. The engine always writes a changed value back (`m[k] = v`),
-which is what makes a table log it to its changelog.
+Keys are strings and values are short JSON-able lists (plain numbers in `seen`), so a Faust
+table (JSON values) can back each mapping as well as a dict. The engine always writes a changed
+value back (`m[k] = v`), which is what makes a table log it to its changelog.
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, fields
+from typing import Any
 
-StateMapping = MutableMapping[str, list]
+StateMapping = MutableMapping[str, Any]
 
 
 @dataclass(slots=True)
 class EngineState:
-    seen: StateMapping  # event_id -> [ts]: accepted ids still inside the lateness horizon
+    seen: StateMapping  # event_id -> ts: accepted ids still inside the lateness horizon
     buckets: StateMapping  # "<scope>\x1f<b|i|d>\x1f<start>" -> tally (see streams.kpi.tally)
     legs: StateMapping  # "<queue>\x1f<call_id>" -> [WAITING|RESOLVED, ts]
     agents: StateMapping  # "<scope>\x1f<agent_id>" -> [state, since]

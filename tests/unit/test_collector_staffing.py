@@ -19,7 +19,7 @@ def test_staffing_gauges_follow_the_snapshot() -> None:
     registry = scraped(engine)
     assert registry.get_sample_value("ccpulse_agents_required", {"queue": "sales"}) == 14
     assert registry.get_sample_value("ccpulse_staffing_gap", {"queue": "sales"}) == -2
-    newest = max(engine.state.seen.values())[0]
+    newest = max(engine.state.seen.values())
     assert registry.get_sample_value("ccpulse_last_event_timestamp_seconds") == newest
 
 

@@ -158,8 +158,9 @@ def test_one_event_at_a_time_equals_batches() -> None:
 def test_process_counters_follow_accepted_events() -> None:
     engine = Engine(SETTINGS)
     lines = event_stream(3, 200)
-    outcomes = engine.ingest_many(lines)
-    accepted = [outcome.event for outcome in outcomes if outcome.status == "accepted"]
+    items = [decode_event(line) for line in lines]
+    outcomes = engine.process_many(items)
+    accepted = [item for item, outcome in zip(items, outcomes, strict=True) if outcome.accepted]
     assert engine.stats.accepted == len(accepted)
     assert engine.stats.last_event_ts == max(event.ts for event in accepted)
     assert sum(engine.stats.by_type.values()) == len(accepted)
