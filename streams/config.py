@@ -179,7 +179,7 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "<config>") -> S
     return settings
 
 
-def _queue_settings(reader: _Reader, inherited: QueueSettings) -> QueueSettings:
+def _queue_settings(reader: TomlReader, inherited: QueueSettings) -> QueueSettings:
     settings = QueueSettings(
         service_level_threshold_seconds=reader.number(
             "service_level_threshold_seconds", inherited.service_level_threshold_seconds

@@ -14,6 +14,7 @@ import sys
 
 from streams import __version__
 from streams.errors import UserError
+from streams.runtime import tune_garbage_collector
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
+    tune_garbage_collector()
     try:
         return int(args.func(args) or 0)
     except UserError as error:

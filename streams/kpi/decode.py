@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -94,7 +95,7 @@ def _text(document: dict, field: str) -> str:
 
 
 def _seconds(document: dict, field: str, default: float | None = None) -> float:
-    value = document.get(field, default)
+    value: Any = document.get(field, default)
     kind = type(value)
     if (kind is not float and kind is not int) or not 0 <= value < _INFINITY:
         if value is None:
@@ -199,7 +200,7 @@ def _agent_state(document: dict) -> AgentStateEvent:
     )
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[dict], Event]] = {
     CALL_OFFERED: _offered,
     CALL_ANSWERED: _answered,
     CALL_ABANDONED: _abandoned,

@@ -222,14 +222,17 @@ class Engine:
     ) -> list[Outcome]:
         """Admit and apply each item in order; tallies are folded once at the end."""
         admit, apply_call, apply_spell = self._admit, self._apply_call, self._apply_spell
-        outcomes = []
+        outcomes: list[Outcome] = []
         for item in items:
+            if isinstance(item, Rejection):
+                outcomes.append(self._reject(item.reason, item.detail, item.event_type))
+                continue
             refused = admit(item, now)
             if refused is not None:
                 outcomes.append(refused)
                 continue
             outcomes.append(_ACCEPTED[item.type])
-            if item.__class__ is CallEvent:
+            if isinstance(item, CallEvent):
                 apply_call(item)
             else:
                 agent_id, ts = item.agent_id, item.ts
@@ -240,30 +243,35 @@ class Engine:
 
     def route_agent_state(self, raw: bytes | str, now: float | None = None) -> Outcome:
         """Admit an agent.state message on its agent's partition; return its scope updates."""
-        item = decode_event(raw)
-        if not isinstance(item, Rejection) and item.type != AGENT_STATE:
-            return self._reject(
-                INVALID_FIELD, f"{item.type} sent to the agent-state path", item.type
+        event = decode_event(raw)
+        if isinstance(event, Rejection):
+            outcome = self._reject(event.reason, event.detail, event.event_type)
+        elif not isinstance(event, AgentStateEvent):
+            outcome = self._reject(
+                INVALID_FIELD, f"{event.type} sent to the agent-state path", event.type
             )
-        outcome = self._admit(item, now)
-        if outcome is None:
-            event = item
-            outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
-            outcome.scope_updates = [
-                (
-                    name,
-                    {
-                        "scope": prefix[0],
-                        "name": name,
-                        "agent_id": event.agent_id,
-                        "state": state,
-                        "ts": event.ts,
-                        "event_id": event.event_id,
-                    },
-                )
-                for prefix, name, state in self._route(event)
-            ]
+        else:
+            outcome = self._admit(event, now) or self._routed(event)
         self.flush()
+        return outcome
+
+    def _routed(self, event: AgentStateEvent) -> Outcome:
+        """The accepted outcome of an agent state, with one update per queue and team."""
+        outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
+        outcome.scope_updates = [
+            (
+                name,
+                {
+                    "scope": prefix[0],
+                    "name": name,
+                    "agent_id": event.agent_id,
+                    "state": state,
+                    "ts": event.ts,
+                    "event_id": event.event_id,
+                },
+            )
+            for prefix, name, state in self._route(event)
+        ]
         return outcome
 
     def apply_scope_update(self, update: dict[str, Any], now: float | None = None) -> Outcome:
@@ -288,12 +296,10 @@ class Engine:
         self.flush()
         return outcomes
 
-    def _admit(self, item: Event | Rejection, now: float | None) -> Outcome | None:
+    def _admit(self, item: Event, now: float | None) -> Outcome | None:
         """The time-dependent checks of DESIGN.md, in its order: future, duplicate, late,
         out_of_order. An accepted event (None returned) is recorded as seen and advances
         `now`."""
-        if item.__class__ is Rejection:
-            return self._reject(item.reason, item.detail, item.event_type)
         ts = item.ts
         if now is not None:
             limit = self.settings.max_future_seconds
@@ -321,7 +327,7 @@ class Engine:
                 f"ts is {self.now - ts:.0f} s old (allowed_lateness_seconds={self._lateness:g})",
                 item.type,
             )
-        if item.__class__ is AgentStateEvent:
+        if isinstance(item, AgentStateEvent):
             latest = self.state.router.get(item.agent_id)
             if latest is not None and ts < latest[0]:
                 return self._reject(
@@ -511,10 +517,11 @@ class Engine:
         if pending:
             now = self.now
             grid = self.grid
-            if now == -math.inf:
-                current_interval = current_day = -math.inf
-            else:
-                current_interval, current_day = grid.periods_of_bucket(grid.bucket_of(now))
+            # float: -inf before the first event (mypyc keeps int and float apart)
+            current_interval, current_day = -math.inf, -math.inf
+            if now != -math.inf:
+                interval_now, day_now = grid.periods_of_bucket(grid.bucket_of(now))
+                current_interval, current_day = float(interval_now), float(day_now)
             interval_length = self.settings.interval_minutes * 60
             for (scope, bucket), delta in pending.items():
                 if not bucket + self._longest < now:

@@ -157,6 +157,9 @@ def test_no_secret_values_in_compose() -> None:
 def test_dockerfile_builds_python311_slim_from_the_lock() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.11-slim\b", text, flags=re.M)
+    # The compiled engine comes from a build stage and must be built from the copied sources.
+    assert "RUN python tools/compile_engine.py" in text
+    assert "COPY --from=engine /src/streams/kpi/_compiled ./streams/kpi/_compiled" in text
     assert "-c requirements.lock" in text, "runtime deps pinned by the lock"
     assert "pip install --no-deps -e ." in text
     assert re.search(r"^USER 10001$", text, flags=re.M), "runs unprivileged"
@@ -170,7 +173,7 @@ def test_dockerfile_builds_python311_slim_from_the_lock() -> None:
         for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for sources in re.findall(r"^COPY (.+) \S+$", text, flags=re.M):
+    for sources in re.findall(r"^COPY (?!--from=)(.+) \S+$", text, flags=re.M):
         for source in sources.split():
             assert (ROOT / source).exists(), f"COPY {source}: missing in the repository"
             assert source not in ignored, f"{source} is excluded by .dockerignore"
