@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -28,11 +28,11 @@ from streams.kpi.events import (
 )
 
 # Keys are joined with this separator in state mappings, so names may not contain it.
-KEY_SEPARATOR = "\x1f"
-_INFINITY = math.inf
+KEY_SEPARATOR: Final = "\x1f"
+_INFINITY: Final = math.inf
 # Event times must fit every date computation downstream (local days, intervals, as_of).
-MAX_TS = 32_503_680_000.0  # 3000-01-01T00:00:00Z
-_STATES = frozenset(AGENT_STATES)
+MAX_TS: Final = 32_503_680_000.0  # 3000-01-01T00:00:00Z
+_STATES: Final = frozenset(AGENT_STATES)
 
 
 class _Invalid(Exception):
@@ -200,7 +200,7 @@ def _agent_state(document: dict) -> AgentStateEvent:
     )
 
 
-_DECODERS: dict[str, Callable[[dict], Event]] = {
+_DECODERS: Final[dict[str, Callable[[dict], Event]]] = {
     CALL_OFFERED: _offered,
     CALL_ANSWERED: _answered,
     CALL_ABANDONED: _abandoned,

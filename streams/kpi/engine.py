@@ -20,7 +20,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from streams.config import QueueSettings, Settings
 from streams.kpi import tally as T
@@ -50,19 +50,22 @@ from streams.kpi.staffing import live_staffing
 from streams.kpi.state import EngineState
 from streams.kpi.timegrid import TimeGrid
 
-ABSENT = "absent"  # scope update: the agent no longer serves this queue / belongs to this team
+ABSENT: Final = (
+    "absent"  # scope update: the agent no longer serves this queue / belongs to this team
+)
 # The engine's clock (now, newest applied ts) lives in the `scopes` mapping under this key, so an
 # engine over recovered tables keeps judging lateness and choosing as_of as before the restart.
-CLOCK_KEY = SEP + "clock"
-QUEUE_SCOPE = "q"
-TEAM_SCOPE = "t"
-_QUEUE_PREFIX = QUEUE_SCOPE + SEP
-_TEAM_PREFIX = TEAM_SCOPE + SEP
-WAITING, RESOLVED = 0, 1
-_SCOPE_STATES = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
-_SPELL_STARTS = {ON_CALL: T.BUSY_STARTS, WRAP_UP: T.BUSY_STARTS, AVAILABLE: T.IDLE_STARTS}
-_SPELL_ENDS = {ON_CALL: T.BUSY_ENDS, WRAP_UP: T.BUSY_ENDS, AVAILABLE: T.IDLE_ENDS}
-_SPELL_KIND = {ON_CALL: "busy", WRAP_UP: "busy", AVAILABLE: "idle"}
+CLOCK_KEY: Final = SEP + "clock"
+QUEUE_SCOPE: Final = "q"
+TEAM_SCOPE: Final = "t"
+_QUEUE_PREFIX: Final = QUEUE_SCOPE + SEP
+_TEAM_PREFIX: Final = TEAM_SCOPE + SEP
+WAITING: Final = 0
+RESOLVED: Final = 1
+_SCOPE_STATES: Final = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
+_SPELL_STARTS: Final = {ON_CALL: T.BUSY_STARTS, WRAP_UP: T.BUSY_STARTS, AVAILABLE: T.IDLE_STARTS}
+_SPELL_ENDS: Final = {ON_CALL: T.BUSY_ENDS, WRAP_UP: T.BUSY_ENDS, AVAILABLE: T.IDLE_ENDS}
+_SPELL_KIND: Final = {ON_CALL: "busy", WRAP_UP: "busy", AVAILABLE: "idle"}
 
 
 def _spell_points(ended: str, started: str) -> tuple[int | None, int | None] | None:
@@ -79,7 +82,7 @@ def _spell_points(ended: str, started: str) -> tuple[int | None, int | None] | N
 
 
 # previous state -> new state -> spell points (one lookup per agent-state change)
-_TRANSITIONS = {
+_TRANSITIONS: Final = {
     ended: {started: _spell_points(ended, started) for started in (*_SCOPE_STATES, ABSENT)}
     for ended in (*_SCOPE_STATES, ABSENT)
 }
@@ -90,10 +93,12 @@ def _new_counts() -> dict[str, int]:
     return dict.fromkeys((*_SCOPE_STATES, ABSENT), 0)
 
 
-_NO_AGENTS = _new_counts()
+_NO_AGENTS: Final = _new_counts()
 # Expiry heap entry kinds.
-_SLIDE, _LEG, _PERIOD = 0, 2, 3
-_PERIOD_GRACE = 3600 + 1  # keep an interval/day tally a DST hour past its nominal end
+_SLIDE: Final = 0
+_LEG: Final = 2
+_PERIOD: Final = 3
+_PERIOD_GRACE: Final = 3600 + 1  # keep an interval/day tally a DST hour past its nominal end
 
 
 @dataclass(slots=True)
@@ -154,7 +159,9 @@ class Outcome:
         return f"Outcome({self.status!r}, {self.reason!r}, {self.detail!r}, {self.event_type!r})"
 
 
-_ACCEPTED = {event_type: Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES}
+_ACCEPTED: Final = {
+    event_type: Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES
+}
 
 
 class _Rolling:
@@ -175,7 +182,10 @@ class _Derived:
         # Accepted ids in arrival order (nearly time order): a deque is cheaper than the heap,
         # and an id evicted a little late is harmless (duplicate checks look at its ts).
         self.seen_order: deque[tuple[float, str]] = deque()
+        # Running totals exist only once something reads windows (the first snapshot): replay
+        # takes one snapshot at the end, so it never pays for keeping them up to date.
         self.rolling: dict[str, _Rolling] = {}
+        self.rolling_ready = False
         self.agent_counts: dict[str, dict[str, int]] = {}
         # queue -> {call_id: offer ts} of waiting calls, in arrival order.
         self.waiting: dict[str, dict[str, float]] = {}
@@ -551,6 +561,8 @@ class Engine:
                 heapq.heappush(derived.expiry, (bucket + length, _SLIDE, scope, bucket, index))
         T.add_into(values, delta)
         buckets[key] = values
+        if not derived.rolling_ready:
+            return
         rolling = derived.rolling.get(scope)
         if rolling is None:
             rolling = derived.rolling[scope] = self._new_rolling()
@@ -665,22 +677,35 @@ class Engine:
                 if counts is None:
                     counts = derived.agent_counts[scope] = _new_counts()
                 counts[agent_state] += 1
-        for key, values in list(state.buckets.items()):
+        for key in list(state.buckets):
             tag, name, grain, start_text = key.split(SEP)
             scope, start = tag + SEP + name, int(start_text)
             if grain != "b":
                 length = self.settings.interval_minutes * 60 if grain == "i" else 86400
                 derived.expiry.append((start + length + _PERIOD_GRACE, _PERIOD, key, 0))
                 continue
-            rolling = derived.rolling.get(scope)
-            if rolling is None:
-                rolling = derived.rolling[scope] = self._new_rolling()
             for index, length in enumerate(self._window_lengths):
                 derived.expiry.append((start + length, _SLIDE, scope, start, index))
-                if start >= rolling.starts[index]:
-                    T.add_into(rolling.totals[index], values)
         heapq.heapify(derived.expiry)
         return derived
+
+    def _rolling_of(self, scope: str) -> _Rolling | None:
+        """The running totals of a scope's windows, built from its buckets on first use."""
+        derived = self._index()
+        if not derived.rolling_ready:
+            derived.rolling_ready = True
+            for key, values in list(self.state.buckets.items()):
+                tag, name, grain, start_text = key.split(SEP)
+                if grain != "b":
+                    continue
+                bucket_scope, start = tag + SEP + name, int(start_text)
+                rolling = derived.rolling.get(bucket_scope)
+                if rolling is None:
+                    rolling = derived.rolling[bucket_scope] = self._new_rolling()
+                for index, total in enumerate(rolling.totals):
+                    if start >= rolling.starts[index]:
+                        T.add_into(total, values)
+        return derived.rolling.get(scope)
 
     # ----------------------------------------------------------------------------- snapshots
     def live_as_of(self, wall_clock: float) -> float:
@@ -738,7 +763,7 @@ class Engine:
     ) -> dict[str, Any]:
         length = self.settings.staffing_window_seconds
         start = self.grid.ceil_bucket(as_of - length)
-        rolling = self._index().rolling.get(scope)
+        rolling = self._rolling_of(scope)
         values = self._rolling_total(scope, rolling, self._staffing_index, start, as_of)
         return dict(
             live_staffing_cached(
@@ -786,7 +811,7 @@ class Engine:
     def _window_tallies(self, scope: str, as_of: float) -> list[tuple[str, int, list]]:
         """(window name, window start, tally) for every rolling window, interval and today."""
         result = []
-        rolling = self._index().rolling.get(scope)
+        rolling = self._rolling_of(scope)
         for index, (name, length) in enumerate(self.windows):
             start = self.grid.ceil_bucket(as_of - length)
             values = self._rolling_total(scope, rolling, index, start, as_of)

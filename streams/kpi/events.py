@@ -2,65 +2,117 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import ClassVar, Final
 
-CALL_OFFERED = "call.offered"
-CALL_ANSWERED = "call.answered"
-CALL_ABANDONED = "call.abandoned"
-CALL_WRAPUP = "call.wrapup"
-AGENT_STATE = "agent.state"
-EVENT_TYPES = (CALL_OFFERED, CALL_ANSWERED, CALL_ABANDONED, CALL_WRAPUP, AGENT_STATE)
+CALL_OFFERED: Final = "call.offered"
+CALL_ANSWERED: Final = "call.answered"
+CALL_ABANDONED: Final = "call.abandoned"
+CALL_WRAPUP: Final = "call.wrapup"
+AGENT_STATE: Final = "agent.state"
+EVENT_TYPES: Final = (CALL_OFFERED, CALL_ANSWERED, CALL_ABANDONED, CALL_WRAPUP, AGENT_STATE)
 
-LOGGED_OUT = "logged_out"
-AVAILABLE = "available"
-ON_CALL = "on_call"
-WRAP_UP = "wrap_up"
-NOT_READY = "not_ready"
-AGENT_STATES = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
+LOGGED_OUT: Final = "logged_out"
+AVAILABLE: Final = "available"
+ON_CALL: Final = "on_call"
+WRAP_UP: Final = "wrap_up"
+NOT_READY: Final = "not_ready"
+AGENT_STATES: Final = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
 
 # Rejection reasons, exactly as DESIGN.md names them.
-INVALID_JSON = "invalid_json"
-UNKNOWN_TYPE = "unknown_type"
-INVALID_FIELD = "invalid_field"
-FUTURE = "future"
-LATE = "late"
-OUT_OF_ORDER = "out_of_order"
-REJECTION_REASONS = (INVALID_JSON, UNKNOWN_TYPE, INVALID_FIELD, FUTURE, LATE, OUT_OF_ORDER)
+INVALID_JSON: Final = "invalid_json"
+UNKNOWN_TYPE: Final = "unknown_type"
+INVALID_FIELD: Final = "invalid_field"
+FUTURE: Final = "future"
+LATE: Final = "late"
+OUT_OF_ORDER: Final = "out_of_order"
+REJECTION_REASONS: Final = (INVALID_JSON, UNKNOWN_TYPE, INVALID_FIELD, FUTURE, LATE, OUT_OF_ORDER)
 
 
-@dataclass(slots=True)
-class CallEvent:
+class _Record:
+    """Value semantics for the event classes below. They spell out __init__ instead of being
+    dataclasses because mypyc compiles an explicit __init__ but leaves a dataclass's generated
+    one interpreted, and constructing events is a good part of decoding."""
+
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, name) == getattr(other, name) for name in self.fields
+        )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.fields)
+        return f"{type(self).__name__}({fields})"
+
+
+class CallEvent(_Record):
     """Any call.* event; the fields a type does not carry stay at 0 / empty."""
 
-    type: str
-    event_id: str
-    ts: float
-    call_id: str
-    queue: str
-    agent_id: str = ""
-    wait_seconds: float = 0.0
-    handle_seconds: float = 0.0  # talk + hold + after-call work, for call.wrapup
+    fields = (
+        "type",
+        "event_id",
+        "ts",
+        "call_id",
+        "queue",
+        "agent_id",
+        "wait_seconds",
+        "handle_seconds",
+    )
+
+    def __init__(
+        self,
+        type: str,
+        event_id: str,
+        ts: float,
+        call_id: str,
+        queue: str,
+        agent_id: str = "",
+        wait_seconds: float = 0.0,
+        handle_seconds: float = 0.0,  # talk + hold + after-call work, for call.wrapup
+    ) -> None:
+        self.type = type
+        self.event_id = event_id
+        self.ts = ts
+        self.call_id = call_id
+        self.queue = queue
+        self.agent_id = agent_id
+        self.wait_seconds = wait_seconds
+        self.handle_seconds = handle_seconds
 
 
-@dataclass(slots=True)
-class AgentStateEvent:
-    type: str
-    event_id: str
-    ts: float
-    agent_id: str
-    state: str
-    queues: tuple[str, ...]
-    team: str = "default"
-    reason: str | None = None
+class AgentStateEvent(_Record):
+    fields = ("type", "event_id", "ts", "agent_id", "state", "queues", "team", "reason")
+
+    def __init__(
+        self,
+        type: str,
+        event_id: str,
+        ts: float,
+        agent_id: str,
+        state: str,
+        queues: tuple[str, ...],
+        team: str = "default",
+        reason: str | None = None,
+    ) -> None:
+        self.type = type
+        self.event_id = event_id
+        self.ts = ts
+        self.agent_id = agent_id
+        self.state = state
+        self.queues = queues
+        self.team = team
+        self.reason = reason
 
 
-@dataclass(slots=True)
-class Rejection:
+class Rejection(_Record):
     """Input that cannot be accepted: `reason` is machine-readable, `detail` is for people."""
 
-    reason: str
-    detail: str
-    event_type: str | None = None
+    fields = ("reason", "detail", "event_type")
+
+    def __init__(self, reason: str, detail: str, event_type: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.event_type = event_type
 
 
 Event = CallEvent | AgentStateEvent

@@ -16,28 +16,28 @@ so that the large epoch values cancel exactly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from streams.config import QueueSettings
 
-OFFERED = 0
-ANSWERED = 1
-ANSWERED_WITHIN_THRESHOLD = 2
-ABANDONED = 3
-SHORT_ABANDONED = 4
-ABANDONED_WITHIN_THRESHOLD = 5
-HANDLED = 6
-WAIT_SECONDS = 7
-HANDLE_SECONDS = 8
+OFFERED: Final = 0
+ANSWERED: Final = 1
+ANSWERED_WITHIN_THRESHOLD: Final = 2
+ABANDONED: Final = 3
+SHORT_ABANDONED: Final = 4
+ABANDONED_WITHIN_THRESHOLD: Final = 5
+HANDLED: Final = 6
+WAIT_SECONDS: Final = 7
+HANDLE_SECONDS: Final = 8
 # Spell points: [n, rel, nb] at each of these offsets.
-BUSY_STARTS = 9
-BUSY_ENDS = 12
-IDLE_STARTS = 15
-IDLE_ENDS = 18
-WIDTH = 21
+BUSY_STARTS: Final = 9
+BUSY_ENDS: Final = 12
+IDLE_STARTS: Final = 15
+IDLE_ENDS: Final = 18
+WIDTH: Final = 21
 
 # Busy+idle seconds below this are rounding residue of an empty window, not agent time.
-_NO_TIME = 1e-7
+_NO_TIME: Final = 1e-7
 
 
 def empty() -> list[float]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Final
 from zoneinfo import ZoneInfo
 
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT: Final = 200_000
 
 
 class TimeGrid:
