@@ -694,17 +694,26 @@ class Engine:
         derived = self._index()
         if not derived.rolling_ready:
             derived.rolling_ready = True
+            by_scope: dict[str, list[tuple[int, list]]] = {}
             for key, values in list(self.state.buckets.items()):
                 tag, name, grain, start_text = key.split(SEP)
-                if grain != "b":
-                    continue
-                bucket_scope, start = tag + SEP + name, int(start_text)
-                rolling = derived.rolling.get(bucket_scope)
-                if rolling is None:
-                    rolling = derived.rolling[bucket_scope] = self._new_rolling()
-                for index, total in enumerate(rolling.totals):
-                    if start >= rolling.starts[index]:
-                        T.add_into(total, values)
+                if grain == "b":
+                    by_scope.setdefault(tag + SEP + name, []).append((int(start_text), values))
+            # Windows from the shortest (latest start) to the longest and buckets from the
+            # newest back: one pass adds each bucket once, and a window's total is the sum so
+            # far when the buckets reach its start.
+            lengths = self._window_lengths
+            shortest_first = sorted(range(len(lengths)), key=lengths.__getitem__)
+            for bucket_scope, buckets in by_scope.items():
+                buckets.sort(reverse=True)
+                rolling = derived.rolling[bucket_scope] = self._new_rolling()
+                running = T.empty()
+                position = 0
+                for index in shortest_first:
+                    while position < len(buckets) and buckets[position][0] >= rolling.starts[index]:
+                        T.add_into(running, buckets[position][1])
+                        position += 1
+                    rolling.totals[index] = list(running)
         return derived.rolling.get(scope)
 
     # ----------------------------------------------------------------------------- snapshots
