@@ -208,6 +208,10 @@ class Engine:
         self._longest_index = self._window_lengths.index(self._longest)
         self._lateness = settings.allowed_lateness_seconds
         self._max_wait = settings.max_wait_seconds
+        self._bucket_seconds = settings.bucket_seconds
+        # queue -> (service-level threshold, short-abandon limit): read for every answer and
+        # abandon, so looked up once per queue rather than through the settings objects.
+        self._call_limits: dict[str, tuple[float, float]] = {}
         self.stats = EventStats()
         self.now = -math.inf
         self.max_ts = -math.inf
@@ -375,7 +379,7 @@ class Engine:
         totals = self.stats.calls.get(queue)
         if totals is None:
             totals = self.stats.calls[queue] = CallTotals()
-        size = self.settings.bucket_seconds
+        size = self._bucket_seconds
         delta = self._delta(scope, int(event.ts // size) * size)
         kind = event.type
         if kind == CALL_OFFERED:
@@ -384,7 +388,7 @@ class Engine:
             self._offer_leg(queue, event.call_id, event.ts)
         elif kind == CALL_ANSWERED:
             wait = event.wait_seconds
-            within = wait <= self.settings.for_queue(queue).service_level_threshold_seconds
+            within = wait <= self._limits_of(queue)[0]
             totals.answered += 1
             totals.answered_within_threshold += within
             delta[T.ANSWERED] += 1
@@ -393,17 +397,25 @@ class Engine:
             self._resolve_leg(queue, event.call_id, event.ts)
         elif kind == CALL_ABANDONED:
             wait = event.wait_seconds
-            queue_settings = self.settings.for_queue(queue)
+            threshold, short_abandon = self._limits_of(queue)
             totals.abandoned += 1
             delta[T.ABANDONED] += 1
-            delta[T.SHORT_ABANDONED] += wait < queue_settings.short_abandon_seconds
-            delta[T.ABANDONED_WITHIN_THRESHOLD] += (
-                wait <= queue_settings.service_level_threshold_seconds
-            )
+            delta[T.SHORT_ABANDONED] += wait < short_abandon
+            delta[T.ABANDONED_WITHIN_THRESHOLD] += wait <= threshold
             self._resolve_leg(queue, event.call_id, event.ts)
         else:  # call.wrapup
             delta[T.HANDLED] += 1
             delta[T.HANDLE_SECONDS] += event.handle_seconds
+
+    def _limits_of(self, queue: str) -> tuple[float, float]:
+        limits = self._call_limits.get(queue)
+        if limits is None:
+            queue_settings = self.settings.for_queue(queue)
+            limits = self._call_limits[queue] = (
+                queue_settings.service_level_threshold_seconds,
+                queue_settings.short_abandon_seconds,
+            )
+        return limits
 
     def _delta(self, scope: str, bucket: int) -> list:
         """The pending tally change of one bucket of one scope (folded by flush())."""
@@ -493,7 +505,7 @@ class Engine:
         points = _TRANSITIONS[ended][state]
         if points is not None:
             ended_points, started_points = points
-            size = self.settings.bucket_seconds
+            size = self._bucket_seconds
             bucket = int(ts // size) * size
             delta = self._delta(scope, bucket)
             offset_in_bucket = ts - bucket
@@ -598,7 +610,7 @@ class Engine:
                 del seen[event_id]
         if now >= derived.next_stale_sweep:
             self._drop_stale_legs(derived, now - self._max_wait)
-            derived.next_stale_sweep = now + self.settings.bucket_seconds
+            derived.next_stale_sweep = now + self._bucket_seconds
         expiry = derived.expiry
         while expiry and expiry[0][0] < now:
             entry = heapq.heappop(expiry)
@@ -618,7 +630,7 @@ class Engine:
             values = self.state.buckets.get(key)
             if values is not None:
                 T.add_into(rolling.totals[index], values, -1)
-            rolling.starts[index] = bucket + self.settings.bucket_seconds
+            rolling.starts[index] = bucket + self._bucket_seconds
         if index == self._longest_index:
             self.state.buckets.pop(key, None)
 
