@@ -235,23 +235,22 @@ class Engine:
         self, items: Iterable[Event | Rejection], now: float | None = None
     ) -> list[Outcome]:
         """Admit and apply each item in order; tallies are folded once at the end."""
-        admit, apply_call, apply_spell = self._admit, self._apply_call, self._apply_spell
         outcomes: list[Outcome] = []
         for item in items:
             if isinstance(item, Rejection):
                 outcomes.append(self._reject(item.reason, item.detail, item.event_type))
                 continue
-            refused = admit(item, now)
+            refused = self._admit(item, now)
             if refused is not None:
                 outcomes.append(refused)
                 continue
             outcomes.append(_ACCEPTED[item.type])
             if isinstance(item, CallEvent):
-                apply_call(item)
+                self._apply_call(item)
             else:
                 agent_id, ts = item.agent_id, item.ts
                 for prefix, name, scope_state in self._route(item):
-                    apply_spell(prefix + name, agent_id, scope_state, ts)
+                    self._apply_spell(prefix + name, agent_id, scope_state, ts)
         self.flush()
         return outcomes
 
