@@ -1,7 +1,7 @@
 """Live worker speed: throughput against a bare consumer, produce->Redis latency, memory.
 
     .venv/bin/python benchmarks/bench_worker.py [--events 400000] [--latency-seconds 60]
-        [--memory-seconds 600] [--publish-interval 1.0]
+        [--publish-interval 1.0] [--skip-throughput] [--lateness S] [--trace-memory OUT.jsonl]
 
 Starts its own Kafka (KRaft) and redis-server on free loopback ports (streams.services).
 
@@ -14,13 +14,19 @@ Starts its own Kafka (KRaft) and redis-server on free loopback ports (streams.se
    `--latency-seconds`, including a probe `call.offered` for queue `bench-probe` every 100 ms.
    A subscriber on `ccpulse:updates` sees when the probe count reaches k; latency of probe k =
    that moment minus its send time. Includes the coalescing wait (publish_interval).
-3. Memory: the worker's RSS (/proc) sampled every 5 s during the paced run.
+3. Memory: the worker's RSS (/proc) sampled every 5 s during the paced run, printed every
+   `--rss-every` s, with its slope (MiB/min) once the dedupe horizon has filled (the engine
+   keeps every event id for `allowed_lateness_seconds`, 300 s by default; `--lateness`
+   shortens it for quicker soak checks). `--trace-memory OUT.jsonl` runs that worker under
+   benchmarks/memtrace.py (tracemalloc, malloc statistics; see there).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import itertools
 import json
 import os
 import platform
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -46,9 +53,12 @@ from streams.services import KafkaBroker, RedisServer, free_ports
 from streams.synthetic import call_cycle_events
 
 CCPULSE = str(Path(sys.executable).parent / "ccpulse")
+MEMTRACE = Path(__file__).resolve().parent / "memtrace.py"
 
 
-def write_config(path: Path, prefix: str, publish_interval: float) -> Path:
+def write_config(
+    path: Path, prefix: str, publish_interval: float, lateness: float | None = None
+) -> Path:
     topics = "\n".join(
         [
             f'{name} = "{prefix}.call.{name}"'
@@ -56,7 +66,10 @@ def write_config(path: Path, prefix: str, publish_interval: float) -> Path:
         ]
         + [f'agent_state = "{prefix}.agent.state"', f'dead_letter = "{prefix}.dead-letter"']
     )
-    path.write_text(f"publish_interval_seconds = {publish_interval}\n[topics]\n{topics}\n")
+    settings = f"publish_interval_seconds = {publish_interval}\n"
+    if lateness is not None:
+        settings += f"allowed_lateness_seconds = {lateness:g}\n"
+    path.write_text(f"{settings}[topics]\n{topics}\n")
     return path
 
 
@@ -105,12 +118,18 @@ async def bare_consumer_rate(
 
 
 class Worker:
-    def __init__(self, directory: Path, config: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, directory: Path, config: Path, env: dict[str, str], trace: bool = False
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_ports(1)[0]
         self.log = (directory / "worker.log").open("wb")
+        # --trace-memory: the same worker under benchmarks/memtrace.py (tracemalloc + mallinfo)
+        command = [sys.executable, str(MEMTRACE)] if trace else [CCPULSE]
+        if trace:
+            env = {"CCPULSE_MEMTRACE_DIR": str(directory), **env}
         self.process = subprocess.Popen(
-            [CCPULSE, "worker", "--config", str(config)],
+            [*command, "worker", "--config", str(config)],
             env={
                 **os.environ,
                 **env,
@@ -238,6 +257,19 @@ def paced_events(rate: float, seconds: float):
                 "queue": "bench-probe",
             }
             yield now, orjson.dumps(event), probe
+            if probe > 1:
+                # The previous probe call hangs up: probe calls must not pile up as waiting
+                # calls (each would be kept for max_wait_seconds, 4 h: a memory growth of the
+                # benchmark's own making). The probe count read is `offered`, unaffected.
+                event = {
+                    "type": "call.abandoned",
+                    "event_id": f"probe-gone-{probe - 1}",
+                    "ts": now,
+                    "call_id": f"probe-{probe - 1}",
+                    "queue": "bench-probe",
+                    "wait_seconds": 0.1,
+                }
+                yield now, orjson.dumps(event), None
         yield None, None, None  # let the caller sleep
 
 
@@ -255,6 +287,7 @@ async def latency_run(
     sent_at: dict[int, float] = {}
     seen_at: dict[int, float] = {}
     rss: list[tuple[float, float]] = []
+    publishes: list[tuple[float, int, float]] = []  # (as_of, probes in it, received) in order
 
     async def listen() -> None:
         best = 0
@@ -262,10 +295,13 @@ async def latency_run(
             if message["type"] != "message":
                 continue
             received = time.time()
-            queue = orjson.loads(message["data"])["queues"].get("bench-probe")
+            snapshot = orjson.loads(message["data"])
+            queue = snapshot["queues"].get("bench-probe")
             if queue is None:
                 continue
             count = queue["windows"]["today"]["offered"]
+            as_of = datetime.fromisoformat(snapshot["as_of"]).timestamp()
+            publishes.append((as_of, count, received))
             for probe in range(best + 1, count + 1):
                 seen_at[probe] = received
             best = max(best, count)
@@ -312,10 +348,114 @@ async def latency_run(
         "probes": len(sent_at),
         "missing": missing,
         "p50": statistics.median(latencies),
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "p99": percentile(latencies, 0.99),
         "max": latencies[-1],
         "rss": rss,
+        "parts": latency_parts(sent_at, publishes),
     }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def latency_parts(sent_at: dict[int, float], publishes: list[tuple[float, int, float]]) -> dict:
+    """Split each probe's latency by the publishes of its queue (as_of = when the worker took
+    the snapshot): `wait`, from sending to the first snapshot taken after it (the coalescing
+    wait, uniform over one publish period however fast the rest is); `missed`, the periods
+    lost because the probe was not yet applied when that snapshot was taken (Kafka + fetch +
+    batch); `write`, from the snapshot that had it to its arrival on `ccpulse:updates`
+    (snapshot, Redis pipeline, pub/sub). Also the gaps between consecutive publishes."""
+    publishes = sorted(publishes)
+    stamps = [as_of for as_of, _, _ in publishes]
+    parts: dict[str, list[float]] = {"wait": [], "missed": [], "write": [], "late": []}
+    first_with = 0
+    for probe, sent in sorted(sent_at.items()):
+        while first_with < len(publishes) and publishes[first_with][1] < probe:
+            first_with += 1
+        earliest = bisect.bisect_left(stamps, sent)
+        if first_with >= len(publishes) or earliest >= len(publishes):
+            continue
+        as_of, _, received = publishes[first_with]
+        parts["wait"].append(stamps[earliest] - sent)
+        parts["missed"].append(as_of - stamps[earliest])
+        parts["write"].append(received - as_of)
+        parts["late"].append(1.0 if as_of > stamps[earliest] else 0.0)
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    summary = {
+        name: (statistics.fmean(v), percentile(v, 0.5), percentile(v, 0.99), max(v))
+        for name, v in parts.items()
+        if v
+    }
+    if gaps:
+        summary["gap"] = (statistics.fmean(gaps), percentile(gaps, 0.5), min(gaps), max(gaps))
+    return summary
+
+
+def parts_report(parts: dict) -> str:
+    if not parts:
+        return "  (no publish carried the probes)"
+    lines = []
+    for name, label in (
+        ("wait", "coalescing wait (send -> next snapshot)"),
+        ("missed", "missed snapshots (not yet applied)"),
+        ("write", "snapshot -> message received"),
+    ):
+        if name in parts:
+            mean, p50, p99, top = parts[name]
+            lines.append(
+                f"  {label}: mean {mean * 1000:.0f} ms, p50 {p50 * 1000:.0f} ms, "
+                f"p99 {p99 * 1000:.0f} ms, max {top * 1000:.0f} ms"
+            )
+    if "late" in parts:
+        lines.append(f"  probes that missed the first snapshot after them: {parts['late'][0]:.1%}")
+    if "gap" in parts:
+        mean, p50, low, top = parts["gap"]
+        lines.append(
+            f"  time between publishes (as_of): mean {mean * 1000:.1f} ms, median "
+            f"{p50 * 1000:.1f} ms, min {low * 1000:.1f} ms, max {top * 1000:.1f} ms"
+        )
+    return "\n".join(lines)
+
+
+def rss_slope(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MiB) samples, in MiB per minute."""
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    if spread == 0:
+        return 0.0
+    return 60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / spread
+
+
+def memory_report(rss: list[tuple[float, float]], horizon: float, every: float) -> str:
+    """RSS every `every` s, and its slope once the dedupe horizon (`horizon` s of event ids)
+    has filled; the first 30 s after the horizon are left out (the last ids of the filling
+    phase are still being evicted)."""
+    if not rss:
+        return "worker RSS: no samples"
+    lines = ["worker RSS (MiB) by seconds since the paced run started:"]
+    row, mark = [], 0.0
+    for at, mib in rss:
+        if at + 1e-6 >= mark:
+            row.append(f"{at:4.0f} s {mib:6.1f}")
+            mark += every
+    lines += ["  " + "  ".join(row[i : i + 6]) for i in range(0, len(row), 6)]
+    peak = max(m for _, m in rss)
+    lines.append(f"  first {rss[0][1]:.1f}, max {peak:.1f}, last {rss[-1][1]:.1f} MiB")
+    steady = [(at, mib) for at, mib in rss if at >= horizon + 30]
+    if len(steady) >= 3:
+        span = steady[-1][0] - steady[0][0]
+        lines.append(
+            f"  after the dedupe horizon ({horizon:g} s + 30 s): {steady[0][1]:.1f} -> "
+            f"{steady[-1][1]:.1f} MiB over {span:.0f} s, slope {rss_slope(steady):+.2f} MiB/min "
+            f"(least squares over {len(steady)} samples)"
+        )
+    else:
+        lines.append(f"  the run ended before the dedupe horizon ({horizon:g} s) + 30 s")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -325,6 +465,22 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=60.0)
     parser.add_argument("--publish-interval", type=float, default=1.0)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--lateness",
+        type=float,
+        help="allowed_lateness_seconds of the paced run (default: the config's 300): the "
+        "dedupe horizon, after which the worker's memory should be flat",
+    )
+    parser.add_argument(
+        "--rss-every", type=float, default=30.0, help="print the worker's RSS every N s"
+    )
+    parser.add_argument(
+        "--trace-memory",
+        type=Path,
+        metavar="JSONL",
+        help="run the paced worker under benchmarks/memtrace.py (tracemalloc: slower) and "
+        "copy its samples here",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-worker-"))
     kafka_port, controller_port, redis_port = free_ports(3)
@@ -369,10 +525,16 @@ def main() -> None:
                 f"CPU {result['cpu']:.1f} s, RSS {result['rss']:.0f} MiB) = "
                 f"{result['rate'] / ceiling:.0%} of the bare consumer"
             )
-        config = write_config(workdir / "lat.toml", "lat", args.publish_interval)
-        asyncio.run(ensure_topics(kafka, load_settings(config), []))
-        topics = topic_for_type(load_settings(config))
-        worker = Worker(workdir / "latency", config, {**env, "CCPULSE_APP_ID": "bench-lat"})
+        config = write_config(workdir / "lat.toml", "lat", args.publish_interval, args.lateness)
+        settings = load_settings(config)
+        asyncio.run(ensure_topics(kafka, settings, []))
+        topics = topic_for_type(settings)
+        worker = Worker(
+            workdir / "latency",
+            config,
+            {**env, "CCPULSE_APP_ID": "bench-lat"},
+            trace=args.trace_memory is not None,
+        )
         try:
             worker.wait_ready()
             result = asyncio.run(
@@ -388,14 +550,12 @@ def main() -> None:
             f"p99 {result['p99'] * 1000:.0f} ms, max {result['max'] * 1000:.0f} ms "
             f"({result['probes']} probes, {result['missing']} not seen)"
         )
-        rss = result["rss"]
-        if rss:
-            tail = [mib for at, mib in rss if at >= rss[-1][0] / 2]
-            print(
-                f"worker RSS: first {rss[0][1]:.0f} MiB, max {max(m for _, m in rss):.0f} MiB, "
-                f"last {rss[-1][1]:.0f} MiB; second half {min(tail):.0f}..{max(tail):.0f} MiB "
-                f"over {rss[-1][0]:.0f} s"
-            )
+        print(parts_report(result["parts"]))
+        horizon = settings.allowed_lateness_seconds
+        print(memory_report(result["rss"], horizon, args.rss_every))
+        if args.trace_memory:
+            shutil.copyfile(workdir / "latency" / "memtrace.jsonl", args.trace_memory)
+            print(f"memory trace: {args.trace_memory}")
     shutil.rmtree(workdir, ignore_errors=True)
 
 
