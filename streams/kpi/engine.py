@@ -197,6 +197,14 @@ class Engine:
     def __init__(self, settings: Settings, state: EngineState | None = None) -> None:
         self.settings = settings
         self.state = state if state is not None else EngineState.in_memory()
+        # The mappings themselves, read for every event (an attribute of the engine is cheaper
+        # than one of EngineState, most of all when compiled).
+        self._seen = self.state.seen
+        self._buckets = self.state.buckets
+        self._legs = self.state.legs
+        self._agents = self.state.agents
+        self._router = self.state.router
+        self._scopes = self.state.scopes
         self.grid = TimeGrid(settings.bucket_seconds, settings.interval_minutes, settings.timezone)
         self.windows = list(settings.window_seconds.items())
         # Running totals are kept for the snapshot's windows and for the staffing window.
@@ -325,7 +333,7 @@ class Engine:
             if now > self.now:
                 self.now = now
         derived = self._derived or self._index()
-        seen = self.state.seen
+        seen = self._seen
         event_id = item.event_id
         horizon = self.now - self._lateness
         # An id older than the lateness horizon counts as forgotten even before it is evicted,
@@ -341,7 +349,7 @@ class Engine:
                 item.type,
             )
         if isinstance(item, AgentStateEvent):
-            latest = self.state.router.get(item.agent_id)
+            latest = self._router.get(item.agent_id)
             if latest is not None and ts < latest[0]:
                 return self._reject(
                     OUT_OF_ORDER,
@@ -427,7 +435,7 @@ class Engine:
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
     # counts as gone even before it is evicted, so results never depend on eviction timing.
     def _live_leg(self, key: str) -> list | None:
-        leg = self.state.legs.get(key)
+        leg = self._legs.get(key)
         if leg is None:
             return None
         horizon = self._max_wait if leg[0] == WAITING else self._lateness
@@ -437,11 +445,11 @@ class Engine:
         key = queue + SEP + call_id
         leg = self._live_leg(key)
         if leg is not None and leg[0] == RESOLVED:
-            del self.state.legs[key]  # its answer or abandon arrived first
+            del self._legs[key]  # its answer or abandon arrived first
             return
         if leg is not None and leg[1] <= ts:
             return
-        self.state.legs[key] = [WAITING, ts]
+        self._legs[key] = [WAITING, ts]
         derived = self._index()
         derived.waiting.setdefault(queue, {})[call_id] = ts
 
@@ -450,17 +458,17 @@ class Engine:
         leg = self._live_leg(key)
         if leg is None:
             self._index().waiting.get(queue, {}).pop(call_id, None)
-            self.state.legs[key] = [RESOLVED, ts]
+            self._legs[key] = [RESOLVED, ts]
             heapq.heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
         elif leg[0] == WAITING:
-            del self.state.legs[key]
+            del self._legs[key]
             self._index().waiting[queue].pop(call_id, None)
 
     # ----------------------------------------------------------------------------- agent states
     def _route(self, event: AgentStateEvent) -> list[tuple[str, str, str]]:
         """(scope prefix, name, state) for every queue and team this state event concerns:
         its own, and those the agent leaves (state ABSENT)."""
-        router = self.state.router
+        router = self._router
         latest = router.get(event.agent_id)
         queues = event.queues
         state = event.state
@@ -488,15 +496,14 @@ class Engine:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
         and open the next. Idempotent: a redelivered or older update changes nothing."""
         key = scope + SEP + agent_id
-        agents = self.state.agents
+        agents = self._agents
         record = agents.get(key)
         if record is not None and (ts < record[1] or (ts == record[1] and state == record[0])):
             return False
         derived = self._derived or self._index()
-        if scope not in derived.known:
-            self._register(scope, ts)
         counts = derived.agent_counts.get(scope)
-        if counts is None:
+        if counts is None:  # a scope with counts is registered already
+            self._register(scope, ts)
             counts = derived.agent_counts[scope] = _new_counts()
         ended = record[0] if record is not None else ABSENT
         counts[ended] -= 1
@@ -528,8 +535,8 @@ class Engine:
         derived = self._index()
         if scope not in derived.known:
             derived.known.add(scope)
-            if scope not in self.state.scopes:
-                self.state.scopes[scope] = [ts]
+            if scope not in self._scopes:
+                self._scopes[scope] = [ts]
 
     def flush(self) -> None:
         """Fold pending tally changes into the bucket, interval and day tallies that a
@@ -557,13 +564,13 @@ class Engine:
             pending.clear()
         if self.max_ts != -math.inf:
             clock = [self.now if self.now != -math.inf else self.max_ts, self.max_ts]
-            if self.state.scopes.get(CLOCK_KEY) != clock:
-                self.state.scopes[CLOCK_KEY] = clock
+            if self._scopes.get(CLOCK_KEY) != clock:
+                self._scopes[CLOCK_KEY] = clock
         self._expire()
 
     def _fold_bucket(self, scope: str, bucket: int, delta: list) -> None:
         derived = self._index()
-        buckets = self.state.buckets
+        buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
         values = buckets.get(key)
         if values is None:
@@ -582,7 +589,7 @@ class Engine:
                 T.add_into(total, delta)
 
     def _fold_period(self, key: str, delta: list, end: int) -> None:
-        buckets = self.state.buckets
+        buckets = self._buckets
         values = buckets.get(key)
         if values is None:
             values = T.empty()
@@ -601,7 +608,7 @@ class Engine:
     def _expire(self) -> None:
         derived = self._index()
         now = self.now
-        seen_order, seen = derived.seen_order, self.state.seen
+        seen_order, seen = derived.seen_order, self._seen
         horizon = now - self._lateness
         while seen_order and seen_order[0][0] < horizon:
             ts, event_id = seen_order.popleft()
@@ -619,25 +626,25 @@ class Engine:
             elif kind == _LEG:
                 self._expire_leg(entry[2], entry[3], entry[4])
             else:
-                self.state.buckets.pop(entry[2], None)
+                self._buckets.pop(entry[2], None)
 
     def _slide_out(self, scope: str, bucket: int, index: int) -> None:
         """Bucket `bucket` has left window `index` for every snapshot from now on."""
         key = f"{scope}{SEP}b{SEP}{bucket}"
         rolling = self._index().rolling.get(scope)
         if rolling is not None and rolling.starts[index] <= bucket:
-            values = self.state.buckets.get(key)
+            values = self._buckets.get(key)
             if values is not None:
                 T.add_into(rolling.totals[index], values, -1)
             rolling.starts[index] = bucket + self._bucket_seconds
         if index == self._longest_index:
-            self.state.buckets.pop(key, None)
+            self._buckets.pop(key, None)
 
     def _drop_stale_legs(self, derived: _Derived, horizon: float) -> None:
         """Forget calls waiting since before `horizon` (max_wait_seconds ago). Each queue's
         waiting calls are in arrival order, which is nearly offer order, so this looks only at
         the oldest few; a straggler behind a newer call goes a little later."""
-        legs = self.state.legs
+        legs = self._legs
         for queue, waiting in derived.waiting.items():
             while waiting:
                 call_id, ts = next(iter(waiting.items()))
@@ -648,9 +655,9 @@ class Engine:
 
     def _expire_leg(self, key: str, ts: float, status: int) -> None:
         """Forget an answer/abandon marker whose offer never came within the lateness bound."""
-        leg = self.state.legs.get(key)
+        leg = self._legs.get(key)
         if leg is not None and leg[1] == ts and leg[0] == status:
-            del self.state.legs[key]
+            del self._legs[key]
 
     # ----------------------------------------------------------------------------- derived
     def invalidate_caches(self) -> None:
@@ -706,7 +713,7 @@ class Engine:
         if not derived.rolling_ready:
             derived.rolling_ready = True
             by_scope: dict[str, list[tuple[int, list]]] = {}
-            for key, values in list(self.state.buckets.items()):
+            for key, values in list(self._buckets.items()):
                 tag, name, grain, start_text = key.split(SEP)
                 if grain == "b":
                     by_scope.setdefault(tag + SEP + name, []).append((int(start_text), values))
@@ -838,7 +845,7 @@ class Engine:
             result.append((name, start, values))
         interval, day = self.grid.periods_of_bucket(self.grid.bucket_of(as_of))
         for name, start, grain in (("interval", interval, "i"), ("today", day, "d")):
-            values = self.state.buckets.get(f"{scope}{SEP}{grain}{SEP}{start}") or T.empty()
+            values = self._buckets.get(f"{scope}{SEP}{grain}{SEP}{start}") or T.empty()
             result.append((name, start, values))
         return result
 
@@ -850,7 +857,7 @@ class Engine:
             return T.empty()
         step = self.settings.bucket_seconds
         current = rolling.starts[index]
-        buckets = self.state.buckets
+        buckets = self._buckets
         if start < current or start - current > self._window_lengths[index]:
             total = T.empty()
             for bucket in range(start, self.grid.ceil_bucket(as_of), step):
