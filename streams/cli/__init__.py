@@ -14,6 +14,7 @@ import sys
 
 from streams import __version__
 from streams.errors import UserError
+from streams.kpi import BUILD as ENGINE_BUILD
 from streams.runtime import tune_garbage_collector
 
 
@@ -21,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ccpulse", description="Real-time contact-centre KPIs (service level, ASA, ...)."
     )
-    parser.add_argument("--version", action="version", version=f"ccpulse {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"ccpulse {__version__} (engine: {ENGINE_BUILD})"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{module_info.name}")

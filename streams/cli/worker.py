@@ -9,6 +9,7 @@ import sys
 
 from streams.config import load_settings
 from streams.errors import UserError
+from streams.kpi import BUILD as ENGINE_BUILD
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,13 +42,14 @@ def run(args: argparse.Namespace) -> int:
     )
     log = logging.getLogger("ccpulse.worker")
     log.info(
-        "starting: Kafka %s, Redis %s, web http://%s:%d, config %s, %d partitions",
+        "starting: Kafka %s, Redis %s, web http://%s:%d, config %s, %d partitions, engine %s",
         env.kafka.redacted(),
         env.redis.redacted(),
         env.web_host,
         env.web_port,
         settings.source,
         settings.partitions,
+        ENGINE_BUILD,
     )
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
