@@ -15,7 +15,6 @@ so that the large epoch values cancel exactly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 from streams.config import QueueSettings
@@ -40,17 +39,31 @@ WIDTH: Final = 21
 _NO_TIME: Final = 1e-7
 
 
-def empty() -> list[float]:
+# Tallies are plain lists of ints and floats (counts stay ints, so sums of epoch seconds stay
+# exact). `Tally` is `list` rather than list[float] so the compiled engine keeps those types too.
+Tally = list
+
+
+def empty() -> Tally:
     return [0] * WIDTH
 
 
-def add_into(total: list[float], tally: Sequence[float], sign: int = 1) -> None:
-    for index in range(WIDTH):
-        total[index] += sign * tally[index]
+def add_into(total: Tally, tally: Tally, sign: int = 1) -> None:
+    # Most entries of a change are zero (a team has no calls, a call no agent time).
+    if sign == 1:
+        for index in range(WIDTH):
+            value = tally[index]
+            if value:
+                total[index] += value
+    else:
+        for index in range(WIDTH):
+            value = tally[index]
+            if value:
+                total[index] -= value
 
 
 def spell_seconds(
-    tally: Sequence[float], starts: int, ends: int, start: int, end: float, open_spells: int
+    tally: Tally, starts: int, ends: int, start: int, end: float, open_spells: int
 ) -> float:
     """Seconds of one kind of spell inside [start, end); see the module docstring."""
     whole = tally[ends + 2] - tally[starts + 2] - start * (tally[ends] - tally[starts])
@@ -58,7 +71,7 @@ def spell_seconds(
 
 
 def occupancy(
-    tally: Sequence[float], start: int, end: float, busy_open: int, idle_open: int
+    tally: Tally, start: int, end: float, busy_open: int, idle_open: int
 ) -> float | None:
     busy = max(0.0, spell_seconds(tally, BUSY_STARTS, BUSY_ENDS, start, end, busy_open))
     idle = max(0.0, spell_seconds(tally, IDLE_STARTS, IDLE_ENDS, start, end, idle_open))
@@ -72,7 +85,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def queue_window(
-    tally: Sequence[float],
+    tally: Tally,
     settings: QueueSettings,
     start: int,
     end: float,
@@ -111,6 +124,6 @@ def queue_window(
 
 
 def team_window(
-    tally: Sequence[float], start: int, end: float, busy_open: int, idle_open: int
+    tally: Tally, start: int, end: float, busy_open: int, idle_open: int
 ) -> dict[str, Any]:
     return {"occupancy": occupancy(tally, start, end, busy_open, idle_open)}
