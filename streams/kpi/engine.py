@@ -81,16 +81,23 @@ def _spell_points(ended: str, started: str) -> tuple[int | None, int | None] | N
     return end_points, start_points
 
 
-# previous state -> new state -> spell points (one lookup per agent-state change)
-_TRANSITIONS: Final = {
-    ended: {started: _spell_points(ended, started) for started in (*_SCOPE_STATES, ABSENT)}
-    for ended in (*_SCOPE_STATES, ABSENT)
-}
+# A scope's agents per state are a list in this order (ABSENT is counted too, never read).
+_STATE_ORDER: Final = (*_SCOPE_STATES, ABSENT)
+_STATE_INDEX: Final = {state: index for index, state in enumerate(_STATE_ORDER)}
+_AVAILABLE_AT: Final = 1
+_ON_CALL_AT: Final = 2
+_WRAP_UP_AT: Final = 3
+_NOT_READY_AT: Final = 4
+assert _STATE_ORDER[:5] == (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
+
+# [previous state][new state] -> spell points, by state index
+_TRANSITIONS: Final = [
+    [_spell_points(ended, started) for started in _STATE_ORDER] for ended in _STATE_ORDER
+]
 
 
-def _new_counts() -> dict[str, int]:
-    """Agents per state in one scope; ABSENT is counted too but never read."""
-    return dict.fromkeys((*_SCOPE_STATES, ABSENT), 0)
+def _new_counts() -> list[int]:
+    return [0] * len(_STATE_ORDER)
 
 
 _NO_AGENTS: Final = _new_counts()
@@ -186,7 +193,7 @@ class _Derived:
         # takes one snapshot at the end, so it never pays for keeping them up to date.
         self.rolling: dict[str, _Rolling] = {}
         self.rolling_ready = False
-        self.agent_counts: dict[str, dict[str, int]] = {}
+        self.agent_counts: dict[str, list[int]] = {}
         # queue -> {call_id: offer ts} of waiting calls, in arrival order.
         self.waiting: dict[str, dict[str, float]] = {}
         self.next_stale_sweep = -math.inf
@@ -506,9 +513,10 @@ class Engine:
             self._register(scope, ts)
             counts = derived.agent_counts[scope] = _new_counts()
         ended = record[0] if record is not None else ABSENT
-        counts[ended] -= 1
-        counts[state] += 1
-        points = _TRANSITIONS[ended][state]
+        ended_at, state_at = _STATE_INDEX[ended], _STATE_INDEX[state]
+        counts[ended_at] -= 1
+        counts[state_at] += 1
+        points = _TRANSITIONS[ended_at][state_at]
         if points is not None:
             ended_points, started_points = points
             size = self._bucket_seconds
@@ -694,7 +702,7 @@ class Engine:
                 counts = derived.agent_counts.get(scope)
                 if counts is None:
                     counts = derived.agent_counts[scope] = _new_counts()
-                counts[agent_state] += 1
+                counts[_STATE_INDEX[agent_state]] += 1
         for key in list(state.buckets):
             tag, name, grain, start_text = key.split(SEP)
             scope, start = tag + SEP + name, int(start_text)
@@ -774,7 +782,7 @@ class Engine:
         scope = QUEUE_SCOPE + SEP + queue
         settings = self.settings.for_queue(queue)
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
-        busy_open, idle_open = counts[ON_CALL] + counts[WRAP_UP], counts[AVAILABLE]
+        busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
         windows = {
             name: T.queue_window(values, settings, start, as_of, busy_open, idle_open)
             for name, start, values in self._window_tallies(scope, as_of)
@@ -786,7 +794,7 @@ class Engine:
         }
 
     def _staffing(
-        self, scope: str, settings: QueueSettings, counts: dict[str, int], as_of: float
+        self, scope: str, settings: QueueSettings, counts: list[int], as_of: float
     ) -> dict[str, Any]:
         length = self.settings.staffing_window_seconds
         start = self.grid.ceil_bucket(as_of - length)
@@ -798,36 +806,36 @@ class Engine:
                 length,
                 int(values[T.HANDLED]),
                 values[T.HANDLE_SECONDS],
-                counts[AVAILABLE] + counts[ON_CALL] + counts[WRAP_UP],
+                counts[_AVAILABLE_AT] + counts[_ON_CALL_AT] + counts[_WRAP_UP_AT],
                 settings,
             )
         )
 
     def _queue_state(
-        self, queue: str, scope: str, counts: dict[str, int], as_of: float
+        self, queue: str, scope: str, counts: list[int], as_of: float
     ) -> dict[str, Any]:
         waiting_since = [
             ts
             for ts in self._index().waiting.get(queue, {}).values()
             if as_of - ts <= self._max_wait
         ]
-        staffed = sum(counts[state] for state in _SCOPE_STATES if state != LOGGED_OUT)
+        staffed = sum(counts[_AVAILABLE_AT : _NOT_READY_AT + 1])
         return {
             "calls_waiting": len(waiting_since),
             "oldest_waiting_seconds": as_of - min(waiting_since) if waiting_since else None,
             "agents": {
                 "staffed": staffed,
-                "available": counts[AVAILABLE],
-                "on_call": counts[ON_CALL],
-                "wrap_up": counts[WRAP_UP],
-                "not_ready": counts[NOT_READY],
+                "available": counts[_AVAILABLE_AT],
+                "on_call": counts[_ON_CALL_AT],
+                "wrap_up": counts[_WRAP_UP_AT],
+                "not_ready": counts[_NOT_READY_AT],
             },
         }
 
     def team_snapshot(self, team: str, as_of: float) -> dict[str, Any]:
         scope = TEAM_SCOPE + SEP + team
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
-        busy_open, idle_open = counts[ON_CALL] + counts[WRAP_UP], counts[AVAILABLE]
+        busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
         return {
             "windows": {
                 name: T.team_window(values, start, as_of, busy_open, idle_open)

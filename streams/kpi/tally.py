@@ -70,9 +70,7 @@ def spell_seconds(
     return (tally[ends + 1] - tally[starts + 1]) + whole + open_spells * (end - start)
 
 
-def occupancy(
-    tally: Tally, start: int, end: float, busy_open: int, idle_open: int
-) -> float | None:
+def occupancy(tally: Tally, start: int, end: float, busy_open: int, idle_open: int) -> float | None:
     busy = max(0.0, spell_seconds(tally, BUSY_STARTS, BUSY_ENDS, start, end, busy_open))
     idle = max(0.0, spell_seconds(tally, IDLE_STARTS, IDLE_ENDS, start, end, idle_open))
     if busy + idle < _NO_TIME:
