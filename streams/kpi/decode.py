@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
@@ -48,13 +47,30 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> Event | Rejection
     if type(document) is not dict:
         return Rejection(INVALID_JSON, f"not a JSON object but a {type(document).__name__}")
     event_type = document.get("type")
-    decoder = _DECODERS.get(event_type) if type(event_type) is str else None
-    if decoder is None:
-        return Rejection(UNKNOWN_TYPE, f"unknown event type {event_type!r}")
-    try:
-        return decoder(document)
-    except _Invalid as error:
-        return Rejection(INVALID_FIELD, str(error), event_type)
+    if type(event_type) is str:
+        try:
+            event = _decode_typed(event_type, document)
+        except _Invalid as error:
+            return Rejection(INVALID_FIELD, str(error), event_type)
+        if event is not None:
+            return event
+    return Rejection(UNKNOWN_TYPE, f"unknown event type {event_type!r}")
+
+
+def _decode_typed(event_type: str, document: dict) -> Event | None:
+    """The event of a known type, None for any other type. Direct calls, most frequent type
+    first: cheaper than a table of decoder functions once compiled."""
+    if event_type == AGENT_STATE:
+        return _agent_state(document)
+    if event_type == CALL_OFFERED:
+        return _offered(document)
+    if event_type == CALL_ANSWERED:
+        return _answered(document)
+    if event_type == CALL_WRAPUP:
+        return _wrapup(document)
+    if event_type == CALL_ABANDONED:
+        return _abandoned(document)
+    return None
 
 
 def parse_ts(value: Any) -> float:
@@ -107,10 +123,13 @@ def _seconds(document: dict, field: str, default: float | None = None) -> float:
 
 
 def _ts(document: dict) -> float:
-    if "ts" not in document:
+    value = document.get("ts")
+    if type(value) is float and 0 <= value < MAX_TS:  # epoch seconds, the common case
+        return value
+    if value is None and "ts" not in document:
         raise _Invalid("field 'ts' is missing")
     try:
-        return parse_ts(document["ts"])
+        return parse_ts(value)
     except ValueError as error:
         raise _Invalid(str(error)) from None
 
@@ -198,12 +217,3 @@ def _agent_state(document: dict) -> AgentStateEvent:
         team,
         reason,
     )
-
-
-_DECODERS: Final[dict[str, Callable[[dict], Event]]] = {
-    CALL_OFFERED: _offered,
-    CALL_ANSWERED: _answered,
-    CALL_ABANDONED: _abandoned,
-    CALL_WRAPUP: _wrapup,
-    AGENT_STATE: _agent_state,
-}

@@ -502,11 +502,13 @@ class Engine:
     def _apply_spell(self, scope: str, agent_id: str, state: str, ts: float) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
         and open the next. Idempotent: a redelivered or older update changes nothing."""
-        key = scope + SEP + agent_id
+        key = f"{scope}{SEP}{agent_id}"
         agents = self._agents
         record = agents.get(key)
-        if record is not None and (ts < record[1] or (ts == record[1] and state == record[0])):
-            return False
+        if record is not None:
+            since: float = record[1]
+            if ts < since or (ts == since and state == record[0]):
+                return False
         derived = self._derived or self._index()
         counts = derived.agent_counts.get(scope)
         if counts is None:  # a scope with counts is registered already
