@@ -58,8 +58,6 @@ ABSENT: Final = (
 CLOCK_KEY: Final = SEP + "clock"
 QUEUE_SCOPE: Final = "q"
 TEAM_SCOPE: Final = "t"
-_QUEUE_PREFIX: Final = QUEUE_SCOPE + SEP
-_TEAM_PREFIX: Final = TEAM_SCOPE + SEP
 WAITING: Final = 0
 RESOLVED: Final = 1
 _SCOPE_STATES: Final = (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
@@ -230,6 +228,7 @@ class Engine:
         self.stats = EventStats()
         self.now = -math.inf
         self.max_ts = -math.inf
+        self._newest_accepted = -math.inf
         self._derived: _Derived | None = None
         # Tally changes of the current batch by (scope, bucket); folded into the mappings once
         # per key by flush(), which every public mutating call ends with.
@@ -264,8 +263,8 @@ class Engine:
                 self._apply_call(item)
             else:
                 agent_id, ts = item.agent_id, item.ts
-                for prefix, name, scope_state in self._route(item):
-                    self._apply_spell(prefix + name, agent_id, scope_state, ts)
+                for scope, scope_state in self._route(item):
+                    self._apply_spell(scope, agent_id, scope_state, ts)
         self.flush()
         return outcomes
 
@@ -288,17 +287,17 @@ class Engine:
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
         outcome.scope_updates = [
             (
-                name,
+                scope[2:],
                 {
-                    "scope": prefix[0],
-                    "name": name,
+                    "scope": scope[0],
+                    "name": scope[2:],
                     "agent_id": event.agent_id,
                     "state": state,
                     "ts": event.ts,
                     "event_id": event.event_id,
                 },
             )
-            for prefix, name, state in self._route(event)
+            for scope, state in self._route(event)
         ]
         return outcome
 
@@ -372,8 +371,8 @@ class Engine:
         stats = self.stats
         stats.accepted += 1
         stats.by_type[item.type] += 1
-        if stats.last_event_ts is None or ts > stats.last_event_ts:
-            stats.last_event_ts = ts
+        if ts > self._newest_accepted:
+            self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
 
     def _reject(self, reason: str, detail: str, event_type: str | None) -> Outcome:
@@ -387,7 +386,7 @@ class Engine:
     # ----------------------------------------------------------------------------- call events
     def _apply_call(self, event: CallEvent) -> None:
         queue = event.queue
-        scope = _QUEUE_PREFIX + queue
+        scope = f"{QUEUE_SCOPE}{SEP}{queue}"
         if scope not in self._index().known:
             self._register(scope, event.ts)
         totals = self.stats.calls.get(queue)
@@ -472,22 +471,22 @@ class Engine:
             self._index().waiting[queue].pop(call_id, None)
 
     # ----------------------------------------------------------------------------- agent states
-    def _route(self, event: AgentStateEvent) -> list[tuple[str, str, str]]:
-        """(scope prefix, name, state) for every queue and team this state event concerns:
-        its own, and those the agent leaves (state ABSENT)."""
+    def _route(self, event: AgentStateEvent) -> list[tuple[str, str]]:
+        """(scope, state) for every queue and team this state event concerns: its own, and
+        those the agent leaves (state ABSENT)."""
         router = self._router
         latest = router.get(event.agent_id)
         queues = event.queues
         state = event.state
-        targets = [(_QUEUE_PREFIX, queue, state) for queue in queues]
+        targets = [(f"{QUEUE_SCOPE}{SEP}{queue}", state) for queue in queues]
         if latest is not None:
             for queue in latest[2]:
                 if queue not in queues:
-                    targets.append((_QUEUE_PREFIX, queue, ABSENT))
+                    targets.append((f"{QUEUE_SCOPE}{SEP}{queue}", ABSENT))
             if latest[3] != event.team:
-                targets.append((_TEAM_PREFIX, latest[3], ABSENT))
-        targets.append((_TEAM_PREFIX, event.team, state))
-        router[event.agent_id] = [event.ts, event.state, list(queues), event.team]
+                targets.append((f"{TEAM_SCOPE}{SEP}{latest[3]}", ABSENT))
+        targets.append((f"{TEAM_SCOPE}{SEP}{event.team}", state))
+        router[event.agent_id] = [event.ts, state, queues, event.team]
         return targets
 
     def _apply_update(self, update: dict[str, Any]) -> bool:
@@ -572,6 +571,8 @@ class Engine:
                 if day >= current_day:
                     self._fold_period(f"{scope}{SEP}d{SEP}{day}", delta, day + 86400)
             pending.clear()
+        if self._newest_accepted != -math.inf:
+            self.stats.last_event_ts = self._newest_accepted
         if self.max_ts != -math.inf:
             clock = [self.now if self.now != -math.inf else self.max_ts, self.max_ts]
             if self._scopes.get(CLOCK_KEY) != clock:
