@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import gc
 import logging
 import math
 import os
@@ -33,6 +32,7 @@ from streams.live.environment import WorkerEnvironment
 from streams.live.processor import BatchProcessor, partition_for_key
 from streams.live.table_state import PartitionCursor, TableStore
 from streams.live.throttle import PublishThrottle
+from streams.runtime import tune_garbage_collector
 
 log = logging.getLogger(__name__)
 
@@ -415,11 +415,8 @@ class LiveWorker:
     def run(self, loop: Any) -> int:
         """Run until SIGTERM/SIGINT (Faust's worker handles the signals and a clean stop)."""
         pin_malloc_mmap_threshold()
-        # The engine state is hundreds of thousands of small lists that live for minutes;
-        # collecting the young generation every 700 allocations mostly re-scans them.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 10)
+        # Again now that the app is built: its start-up objects are exempted from later scans.
+        tune_garbage_collector()
         worker = faust.Worker(
             self.app,
             loop=loop,
