@@ -24,21 +24,45 @@ def source_topic_names(settings: Settings) -> list[str]:
     return [topics.offered, topics.answered, topics.abandoned, topics.wrapup, topics.agent_state]
 
 
+class _LoginRefusals(logging.Handler):
+    """aiokafka logs a refused SASL login and then raises only a generic connection error;
+    this keeps the log line so the error can say which settings to fix."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.refused = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "SaslAuthenticationFailed" in record.getMessage():
+            self.refused = True
+
+
 async def _admin(kafka: KafkaConnection, timeout: float) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=kafka.servers,
         request_timeout_ms=int(timeout * 1000),
         **kafka.aiokafka_kwargs(),
     )
+    refusals = _LoginRefusals()
+    aiokafka_log = logging.getLogger("aiokafka")
+    aiokafka_log.addHandler(refusals)
     try:
         await asyncio.wait_for(admin.start(), timeout)
     except (KafkaError, OSError, TimeoutError) as error:
         await admin.close()
+        if refusals.refused:
+            raise UserError(
+                f"Kafka at {kafka.redacted()} refused the login ({kafka.sasl_mechanism}): check "
+                "CCPULSE_KAFKA_SASL_USERNAME and CCPULSE_KAFKA_SASL_PASSWORD (and "
+                "CCPULSE_KAFKA_SASL_MECHANISM)"
+            ) from None
         raise UserError(
             f"cannot reach Kafka at {kafka.redacted()} ({type(error).__name__}): start the "
             "broker (`ccpulse services start`) or set CCPULSE_KAFKA_BOOTSTRAP (and the "
             "CCPULSE_KAFKA_SASL_*/SSL_* settings)"
         ) from None
+    finally:
+        aiokafka_log.removeHandler(refusals)
     return admin
 
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from streams.services.kafka_dist import KafkaDistribution
@@ -85,6 +86,7 @@ class KafkaBroker(ManagedService):
         auto_create_topics: bool = True,
         distribution: KafkaDistribution | None = None,
         bind_to_parent: bool = True,
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(data_dir, bind_to_parent=bind_to_parent)
         self.host = "127.0.0.1"
@@ -96,6 +98,10 @@ class KafkaBroker(ManagedService):
         self.distribution = distribution or KafkaDistribution()
         # When set, the JVM writes its class archive here on exit (see `build_class_archive`).
         self.class_archive_out: Path | None = None
+        # username -> password: clients must log in with SASL/PLAIN (SASL_PLAINTEXT listener);
+        # the first user is the broker's own. For tests of secured clients, on loopback.
+        self.sasl_users = dict(sasl_users or {})
+        self.client_protocol = "SASL_PLAINTEXT" if self.sasl_users else "PLAINTEXT"
 
     @property
     def bootstrap(self) -> str:
@@ -121,11 +127,13 @@ class KafkaBroker(ManagedService):
             "process.roles": "broker,controller",
             "node.id": str(_NODE_ID),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "listeners": f"{self.client_protocol}://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+            "advertised.listeners": f"{self.client_protocol}://{self.host}:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": self.client_protocol,
+            "listener.security.protocol.map": (
+                f"CONTROLLER:PLAINTEXT,{self.client_protocol}:{self.client_protocol}"
+            ),
             "log.dirs": str(self.data_dir / "data"),
             "num.partitions": str(self.partitions),
             "auto.create.topics.enable": str(self.auto_create_topics).lower(),
@@ -145,6 +153,17 @@ class KafkaBroker(ManagedService):
             "log.retention.hours": "24",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.sasl_users:
+            (broker_user, broker_password), *_ = self.sasl_users.items()
+            logins = " ".join(f'user_{user}="{word}"' for user, word in self.sasl_users.items())
+            settings |= {
+                "sasl.enabled.mechanisms": "PLAIN",
+                "sasl.mechanism.inter.broker.protocol": "PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                    f'username="{broker_user}" password="{broker_password}" {logins};'
+                ),
+            }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
     def log4j_properties(self) -> str:
@@ -166,6 +185,9 @@ class KafkaBroker(ManagedService):
     def prepare(self) -> None:
         self.distribution.ensure()
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        # Owner-only before anything is written: it holds the SASL passwords when there are any.
+        self.config_file.touch(mode=0o600)
+        self.config_file.chmod(0o600)
         self.config_file.write_text(self.server_properties())
         (self.data_dir / "log4j.properties").write_text(self.log4j_properties())
         if not (self.data_dir / "data" / "meta.properties").exists():
@@ -239,7 +261,16 @@ class KafkaBroker(ManagedService):
         from aiokafka import AIOKafkaClient
         from aiokafka.errors import KafkaError
 
-        client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+        login = {}
+        if self.sasl_users:
+            ((user, password), *_) = self.sasl_users.items()
+            login = {
+                "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": "PLAIN",
+                "sasl_plain_username": user,
+                "sasl_plain_password": password,
+            }
+        client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000, **login)
         quiet = logging.getLogger("aiokafka")
         previous_level = quiet.level
         quiet.setLevel(logging.CRITICAL)  # refused connections while it boots are expected
