@@ -7,7 +7,6 @@ and every field that exists parses as a number. The `snapshot` JSON field keeps 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,28 +48,33 @@ def scalar_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _flatten(prefix: str, document: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+def _flatten_into(
+    prefix: str, document: dict[str, Any], fields: dict[str, str], nulls: list[str]
+) -> None:
+    # Runs for every field of every queue at every publish: the common types are dispatched
+    # inline, `scalar_text` handles the rest.
     for name, value in document.items():
-        path = f"{prefix}{name}"
-        if isinstance(value, dict):
-            yield from _flatten(path + ".", value)
+        path = prefix + name
+        kind = type(value)
+        if kind is float:
+            fields[path] = repr(value)
+        elif kind is int:
+            fields[path] = str(value)
+        elif value is None:
+            nulls.append(path)
+        elif isinstance(value, dict):
+            _flatten_into(path + ".", value, fields, nulls)
         else:
-            yield path, value
+            fields[path] = scalar_text(value)
 
 
 def _hash_write(key: str, scope: dict[str, Any], as_of: str) -> HashWrite:
     fields: dict[str, str] = {}
     nulls: list[str] = []
-    for path, value in _flatten("", {k: v for k, v in scope.items() if k != "windows"}):
-        if value is None:
-            nulls.append(path)
-        else:
-            fields[path] = scalar_text(value)
-    for path, value in _flatten("", scope.get("windows", {})):
-        if value is None:
-            nulls.append(path)
-        else:
-            fields[path] = scalar_text(value)
+    windows = scope.get("windows")
+    _flatten_into("", {k: v for k, v in scope.items() if k != "windows"}, fields, nulls)
+    if windows:
+        _flatten_into("", windows, fields, nulls)
     fields["as_of"] = as_of
     fields["snapshot"] = orjson.dumps({**scope, "as_of": as_of}).decode()
     return HashWrite(key, fields, tuple(nulls))

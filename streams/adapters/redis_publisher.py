@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
+from streams.adapters.redis_connection import redis_client
 from streams.adapters.redis_fields import (
     QUEUES_SET,
     TEAMS_SET,
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def connect(connection: RedisConnection, timeout: float = 2.0) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    return redis_client(
         connection.url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
