@@ -231,8 +231,10 @@ class LiveWorker:
 
     def _recovered_callback(self, name: str) -> Any:
         async def on_recover() -> None:
-            # Recovery filled (and pruned) the tables behind the engine's back: rebuild the
-            # derived indexes before the next batch or snapshot reads them.
+            # Recovery filled (and pruned) the table behind the engine's back: refill the
+            # engine's mappings and rebuild its derived indexes before the next batch or
+            # snapshot reads them.
+            self.store.reload()
             self.engine.invalidate_caches()
             self._notify_change()
             if self.readiness.table_recovered(name):

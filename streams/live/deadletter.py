@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from streams.live.jsonbytes import dumps
+
 # Kafka's default message limit is 1 MB; base64 grows bytes by a third, so larger originals are
 # cut (and marked as cut) rather than making the dead-letter send itself fail.
 MAX_ORIGINAL_BYTES = 512 * 1024
@@ -34,7 +36,7 @@ def dead_letter_value(
         "original_truncated": len(payload) > MAX_ORIGINAL_BYTES,
         "rejected_at": rejected_at,
     }
-    return orjson.dumps(record)
+    return dumps(record)
 
 
 def decode_dead_letter(value: bytes) -> dict[str, Any]:

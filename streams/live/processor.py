@@ -27,6 +27,7 @@ from streams.kpi.events import (
     Rejection,
 )
 from streams.live.deadletter import SourcePosition, dead_letter_value
+from streams.live.jsonbytes import dumps
 from streams.live.table_state import PartitionCursor
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class BatchProcessor:
         # key only matters for keeping one agent's events in order, which Kafka guarantees per
         # partition. A mis-keyed agent is still routed, but said so in the log once per agent.
         for name, update in outcome.scope_updates:
-            out.append(OutgoingRecord(self.scope_topic, name.encode(), orjson.dumps(update)))
+            out.append(OutgoingRecord(self.scope_topic, name.encode(), dumps(update)))
         agent_id = outcome.event.agent_id if outcome.event is not None else ""
         if agent_id and self.partition_of(agent_id) != partition:
             self._warn_misrouted_agent(agent_id, partition)

@@ -1,9 +1,11 @@
 """Engine mappings backed by one changelog-backed Faust table, written back once per batch.
 
-All engine mappings (`EngineState` fields) live in the in-memory store of ONE plain Faust
-table, as views with a one-letter key prefix. Reads and writes go straight to that store; a
-write also marks the key dirty, and `drain()` (once per processed batch, before the batch is
-acknowledged) yields one changelog record per dirty key. Why this shape:
+All engine mappings (`EngineState` fields) are kept in the in-memory store of ONE plain Faust
+table, with a one-letter key prefix per mapping. The engine itself works on plain dicts (reads
+at C speed, no prefixing per access) whose writes mark the key dirty; `drain()` (once per
+processed batch, before the batch is acknowledged) copies each dirty key into the table and
+yields one changelog record for it, and `reload()` refills the dicts once recovery has filled
+or pruned the table. Why this shape:
 
 - Atomic batches: every key of a queue, team, agent or call belongs to one partition, so the
   records of one batch for partition p all go to partition p of the single changelog topic,
@@ -22,12 +24,10 @@ assignor hands to whichever worker owns that queue, team or agent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-import orjson
-
 from streams.kpi.state import EngineState
+from streams.live.jsonbytes import dumps
 
 # One letter per EngineState mapping; a key in the table is "<letter>:<engine key>".
 PREFIXES = {
@@ -40,6 +40,9 @@ PREFIXES = {
 }
 
 
+_DELETED = object()
+
+
 class PartitionCursor:
     """The partition of the message being processed (set by the processor before each call)."""
 
@@ -50,9 +53,11 @@ class PartitionCursor:
 
 
 class TableStore:
-    """The table's key -> value dict and key -> partition dict (the Faust memory store's own,
-    so recovery fills them and Faust's end-of-recovery pruning drops revoked partitions), plus
-    the keys changed since the last drain."""
+    """The engine's mappings (plain dicts, see `TableMapping`) and the table's own key -> value
+    and key -> partition dicts (the Faust memory store's, so recovery fills them and Faust's
+    end-of-recovery pruning drops revoked partitions). `drain()` copies every key changed since
+    the last drain into the table and returns its changelog records; `reload()` refills the
+    engine's mappings from the table after a recovery."""
 
     def __init__(
         self, data: dict[str, Any], key_partition: dict[str, int], cursor: PartitionCursor
@@ -60,87 +65,94 @@ class TableStore:
         self.data = data
         self.key_partition = key_partition
         self.cursor = cursor
-        self.dirty: dict[str, int] = {}
+        self.mappings = {name: TableMapping(prefix, cursor) for name, prefix in PREFIXES.items()}
+        self.reload()
 
     def engine_state(self) -> EngineState:
-        return EngineState(
-            **{name: TableMapping(self, prefix) for name, prefix in PREFIXES.items()}
-        )
+        return EngineState(**self.mappings)
+
+    def reload(self) -> None:
+        """Make the engine's mappings equal to the table (after recovery filled or pruned it)."""
+        by_prefix = {mapping.prefix: mapping for mapping in self.mappings.values()}
+        for mapping in by_prefix.values():
+            dict.clear(mapping)
+            mapping.dirty.clear()
+        for key, value in self.data.items():
+            mapping = by_prefix.get(key[:2])
+            if mapping is not None:
+                dict.__setitem__(mapping, key[2:], value)
 
     def drain(self) -> dict[int, list[tuple[bytes, bytes | None]]]:
         """Changelog records of every key changed since the last drain, by partition: (JSON
-        key, JSON value or None for a deleted key), as the table's serializers expect."""
+        key, JSON value or None for a deleted key), as the table's serializers expect. The
+        table itself is updated alike, so it always equals the engine's state between batches.
+        """
         records: dict[int, list[tuple[bytes, bytes | None]]] = {}
         data = self.data
-        dumps = orjson.dumps
-        for key, partition in self.dirty.items():
-            value = data.get(key)
-            records.setdefault(partition, []).append(
-                (dumps(key), None if value is None else dumps(value))
-            )
-        self.dirty.clear()
+        key_partition = self.key_partition
+        for mapping in self.mappings.values():
+            dirty = mapping.dirty
+            if not dirty:
+                continue
+            prefix = mapping.prefix
+            for key, first_partition in dirty.items():
+                full = prefix + key
+                value = dict.get(mapping, key, _DELETED)
+                if value is _DELETED:
+                    data.pop(full, None)
+                    partition = key_partition.pop(full, first_partition)
+                    encoded = None
+                else:
+                    data[full] = value
+                    partition = key_partition.setdefault(full, first_partition)
+                    encoded = dumps(value)
+                records.setdefault(partition, []).append((dumps(full), encoded))
+            dirty.clear()
         return records
 
     @property
     def pending(self) -> int:
-        return len(self.dirty)
+        return sum(len(mapping.dirty) for mapping in self.mappings.values())
 
 
-class TableMapping(MutableMapping[str, list]):
-    """One engine mapping: the keys of the table that start with its prefix."""
+class TableMapping(dict):
+    """One engine mapping: a plain dict, so the engine's reads run at C speed, whose writes
+    also note the key as changed (with the partition being processed, which becomes a new key's
+    partition). Only the writes the engine uses are tracked; the others raise rather than
+    change state behind the changelog's back."""
 
-    __slots__ = ("_data", "_prefix", "_store")
+    __slots__ = ("cursor", "dirty", "prefix")
 
-    def __init__(self, store: TableStore, prefix: str) -> None:
-        self._store = store
-        self._data = store.data
-        self._prefix = prefix
+    def __init__(self, prefix: str, cursor: PartitionCursor) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.cursor = cursor
+        self.dirty: dict[str, int] = {}
 
-    def __getitem__(self, key: str) -> list:
-        return self._data[self._prefix + key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(self._prefix + key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._prefix + key in self._data
-
-    def __setitem__(self, key: str, value: list) -> None:
-        full = self._prefix + key
-        store = self._store
-        partition = store.key_partition.get(full)
-        if partition is None:
-            partition = store.key_partition[full] = store.cursor.partition
-        self._data[full] = value
-        store.dirty[full] = partition
+    def __setitem__(self, key: str, value: Any) -> None:
+        dict.__setitem__(self, key, value)
+        if key not in self.dirty:
+            self.dirty[key] = self.cursor.partition
 
     def __delitem__(self, key: str) -> None:
-        full = self._prefix + key
-        del self._data[full]
-        store = self._store
-        store.dirty[full] = store.key_partition.pop(full, store.cursor.partition)
+        dict.__delitem__(self, key)
+        if key not in self.dirty:
+            self.dirty[key] = self.cursor.partition
 
     def pop(self, key: str, *default: Any) -> Any:
-        full = self._prefix + key
-        if full in self._data:
-            value = self._data[full]
-            del self[key]
+        if dict.__contains__(self, key):
+            value = dict.pop(self, key)
+            if key not in self.dirty:
+                self.dirty[key] = self.cursor.partition
             return value
         if default:
             return default[0]
         raise KeyError(key)
 
-    def __iter__(self) -> Iterator[str]:
-        prefix, size = self._prefix, len(self._prefix)
-        return iter([key[size:] for key in self._data if key.startswith(prefix)])
+    def _untracked(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "engine state mappings track only m[k] = v, del m[k] and m.pop(k): another "
+            "write would never reach the changelog"
+        )
 
-    def __len__(self) -> int:
-        prefix = self._prefix
-        return sum(1 for key in self._data if key.startswith(prefix))
-
-    def items(self):  # type: ignore[override]
-        prefix, size = self._prefix, len(self._prefix)
-        return [(key[size:], value) for key, value in self._data.items() if key.startswith(prefix)]
-
-    def keys(self):  # type: ignore[override]
-        return list(iter(self))
+    setdefault = update = clear = popitem = __ior__ = _untracked  # type: ignore[assignment]
