@@ -3,10 +3,18 @@
     .venv/bin/python benchmarks/bench_instructions.py [--events 40000]
     CCPULSE_PURE_PYTHON=1 .venv/bin/python benchmarks/bench_instructions.py
 
+    .venv/bin/python benchmarks/bench_instructions.py --keep /tmp/cg  # then, for example:
+    callgrind_annotate --inclusive=yes --tree=calling /tmp/cg/callgrind.engine | less
+
 Wall-clock throughput on a shared 2-core VM varies by +-15 % from one minute to the next; the
 number of instructions does not (the same count twice, whatever else runs). Each part is the
 difference between two runs under callgrind on the workload of bench_engine.py: start-up only,
-start-up + decode, start-up + decode + engine. About a minute per 40,000 events.
+start-up + decode, start-up + decode + engine, decoding batch by batch as bench_engine.py and
+replay do. About half a minute per 40,000 events.
+
+The young garbage collections of each run are printed: one costs about as much as 2,000
+instructions per event of a 40,000-event run, while bench_engine.py's 1,000,000 events run one
+in all, so a count that moves with them measures the collector, not the code.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 # Runs inside callgrind: the stage given on the command line, nothing else.
 WORKLOAD = """
+import gc
 import sys
 from streams.config import settings_from_mapping
 from streams.kpi.decode import decode_event
@@ -34,36 +43,43 @@ from streams.runtime import tune_garbage_collector
 stage, path = sys.argv[1], sys.argv[2]
 with open(path, "rb") as source:
     lines = source.read().split(b"\\n")
+engine = Engine(settings_from_mapping({}))
 tune_garbage_collector()
-events = [decode_event(line) for line in lines] if stage != "start" else []
-if stage == "engine":
-    engine = Engine(settings_from_mapping({}))
-    for start in range(0, len(events), 4096):
-        engine.process_many(events[start : start + 4096])
+collections = gc.get_stats()[0]["collections"]
+if stage != "start":
+    for start in range(0, len(lines), 4096):
+        events = [decode_event(line) for line in lines[start : start + 4096]]
+        if stage == "engine":
+            engine.process_many(events)
+print(f"young collections: {gc.get_stats()[0]['collections'] - collections}")
 """
 
 
-VALGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
-
-
-def instructions(stage: str, lines_path: Path, script: Path) -> int:
+def instructions(stage: str, lines_path: Path, script: Path, keep: Path | None) -> tuple[int, int]:
+    """(instructions, young collections) of one stage."""
+    output = keep / f"callgrind.{stage}" if keep else Path(os.devnull)
+    valgrind = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={output}")
     result = subprocess.run(
-        [*VALGRIND, sys.executable, str(script), stage, str(lines_path)],
+        [*valgrind, sys.executable, str(script), stage, str(lines_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
     match = re.search(r"Collected : (\d+)", result.stderr)
-    if not match:
+    collected = re.search(r"young collections: (\d+)", result.stdout)
+    if not match or not collected:
         raise SystemExit(f"no instruction count in valgrind's output:\n{result.stderr[-2000:]}")
-    return int(match.group(1))
+    return int(match.group(1)), int(collected.group(1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=40_000)
+    parser.add_argument("--keep", type=Path, help="write each stage's callgrind output here")
     args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     import streams.kpi
@@ -75,13 +91,15 @@ def main() -> None:
         lines_path.write_bytes(b"\n".join(lines))
         script.write_text(WORKLOAD)
         stages = ("start", "decode", "engine")
-        counts = {stage: instructions(stage, lines_path, script) for stage in stages}
-    decode = (counts["decode"] - counts["start"]) / args.events
-    engine = (counts["engine"] - counts["decode"]) / args.events
+        runs = {stage: instructions(stage, lines_path, script, args.keep) for stage in stages}
+    decode = (runs["decode"][0] - runs["start"][0]) / args.events
+    engine = (runs["engine"][0] - runs["decode"][0]) / args.events
     build = (os.environ.get("CCPULSE_PURE_PYTHON") and "python") or streams.kpi.BUILD
+    collections = ", ".join(f"{stage} {runs[stage][1]}" for stage in stages)
     print(
         f"engine build {build}, {args.events:,} events: decode {decode:,.0f} + engine "
-        f"{engine:,.0f} = {decode + engine:,.0f} instructions per event"
+        f"{engine:,.0f} = {decode + engine:,.0f} instructions per event "
+        f"(young collections: {collections})"
     )
 
 
