@@ -12,6 +12,7 @@ import orjson
 from streams.kpi.events import (
     AGENT_STATE,
     AGENT_STATES,
+    AVAILABLE,
     CALL_ABANDONED,
     CALL_ANSWERED,
     CALL_OFFERED,
@@ -19,7 +20,10 @@ from streams.kpi.events import (
     INVALID_FIELD,
     INVALID_JSON,
     LOGGED_OUT,
+    NOT_READY,
+    ON_CALL,
     UNKNOWN_TYPE,
+    WRAP_UP,
     AgentStateEvent,
     CallEvent,
     Event,
@@ -31,7 +35,9 @@ KEY_SEPARATOR: Final = "\x1f"
 _INFINITY: Final = math.inf
 # Event times must fit every date computation downstream (local days, intervals, as_of).
 MAX_TS: Final = 32_503_680_000.0  # 3000-01-01T00:00:00Z
-_STATES: Final = frozenset(AGENT_STATES)
+# Final, so the compiled module holds the function itself instead of looking up an attribute
+# of the orjson module for every message.
+_loads: Final = orjson.loads
 
 
 class _Invalid(Exception):
@@ -41,7 +47,7 @@ class _Invalid(Exception):
 def decode_event(raw: bytes | bytearray | memoryview | str) -> Event | Rejection:
     """Decode one message or JSONL line. Never raises."""
     try:
-        document = orjson.loads(raw)
+        document = _loads(raw)
     except orjson.JSONDecodeError as error:
         return Rejection(INVALID_JSON, f"not JSON: {error}")
     if type(document) is not dict:
@@ -188,19 +194,41 @@ def _wrapup(document: dict) -> CallEvent:
     )
 
 
+def _state_constant(value: str) -> str | None:
+    """The module's own string for an agent state, None for anything else. The engine then
+    compares and looks up the same few string objects (hash cached, equal by identity) instead
+    of a fresh string per event."""
+    if value == AVAILABLE:
+        return AVAILABLE
+    if value == ON_CALL:
+        return ON_CALL
+    if value == WRAP_UP:
+        return WRAP_UP
+    if value == NOT_READY:
+        return NOT_READY
+    if value == LOGGED_OUT:
+        return LOGGED_OUT
+    return None
+
+
 def _agent_state(document: dict) -> AgentStateEvent:
     event_id = _text(document, "event_id")
     ts = _ts(document)
     agent_id = _text(document, "agent_id")
-    state = document.get("state")
-    if type(state) is not str or state not in _STATES:
-        raise _Invalid(f"field 'state' must be one of {', '.join(AGENT_STATES)}, got {state!r}")
+    value = document.get("state")
+    state = _state_constant(value) if type(value) is str else None
+    if state is None:
+        raise _Invalid(f"field 'state' must be one of {', '.join(AGENT_STATES)}, got {value!r}")
     queues = document.get("queues")
     if type(queues) is not list:
         raise _Invalid(f"field 'queues' must be a list of queue names, got {queues!r}")
+    # In order, without repeats: a list is cheaper than dict.fromkeys for a few names.
+    unique: list[str] = []
     for queue in queues:
         if type(queue) is not str or not queue or KEY_SEPARATOR in queue:
             raise _Invalid(f"field 'queues' holds {queue!r}, not a queue name")
+        if queue not in unique:
+            unique.append(queue)
     if not queues and state != LOGGED_OUT:
         raise _Invalid(f"field 'queues' is empty but state is {state!r} (only logged_out may)")
     team = _text(document, "team") if "team" in document else "default"
@@ -213,7 +241,7 @@ def _agent_state(document: dict) -> AgentStateEvent:
         ts,
         agent_id,
         state,
-        tuple(dict.fromkeys(queues)) if len(queues) > 1 else tuple(queues),
+        tuple(unique),
         team,
         reason,
     )
