@@ -25,7 +25,7 @@ from typing import Any, Final
 from streams.config import QueueSettings, Settings
 from streams.kpi import tally as T
 from streams.kpi.decode import KEY_SEPARATOR as SEP
-from streams.kpi.decode import decode_event
+from streams.kpi.decode import MAX_TS, decode_event
 from streams.kpi.events import (
     AGENT_STATE,
     AVAILABLE,
@@ -81,17 +81,45 @@ def _spell_points(ended: str, started: str) -> tuple[int | None, int | None] | N
 
 # A scope's agents per state are a list in this order (ABSENT is counted too, never read).
 _STATE_ORDER: Final = (*_SCOPE_STATES, ABSENT)
-_STATE_INDEX: Final = {state: index for index, state in enumerate(_STATE_ORDER)}
+_LOGGED_OUT_AT: Final = 0
 _AVAILABLE_AT: Final = 1
 _ON_CALL_AT: Final = 2
 _WRAP_UP_AT: Final = 3
 _NOT_READY_AT: Final = 4
-assert _STATE_ORDER[:5] == (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY)
+_ABSENT_AT: Final = 5
+assert _STATE_ORDER == (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY, ABSENT)
+
+
+def _state_index(state: str) -> int:
+    """The position of `state` in _STATE_ORDER. Compiled, comparing with the constants is
+    cheaper than a dict lookup: the decoder's state strings are these very objects, so each
+    test is a pointer comparison (others, read back from a table, compare by content)."""
+    if state == AVAILABLE:
+        return _AVAILABLE_AT
+    if state == ON_CALL:
+        return _ON_CALL_AT
+    if state == WRAP_UP:
+        return _WRAP_UP_AT
+    if state == NOT_READY:
+        return _NOT_READY_AT
+    if state == LOGGED_OUT:
+        return _LOGGED_OUT_AT
+    if state == ABSENT:
+        return _ABSENT_AT
+    raise KeyError(state)
+
 
 # [previous state][new state] -> spell points, by state index
 _TRANSITIONS: Final = [
     [_spell_points(ended, started) for started in _STATE_ORDER] for ended in _STATE_ORDER
 ]
+
+
+def _bucket_start(ts: float, size: int) -> int:
+    """int(ts // size) * size without a float floor division (which computes an fmod): the
+    rounded quotient is the exact floor or one above it, and one above is corrected."""
+    bucket = int(ts / size) * size
+    return bucket - size if bucket > ts else bucket
 
 
 def _new_counts() -> list[int]:
@@ -179,6 +207,42 @@ class _Rolling:
         self.totals = [T.empty() for _ in starts]
 
 
+class _Scope:
+    """What an update of one queue or team reads besides the mappings, reached with one lookup
+    (part of the derived indexes)."""
+
+    def __init__(self, key: str, counts: list[int]) -> None:
+        self.key = key
+        self.counts = counts  # the scope's list in _Derived.agent_counts
+        # The pending change of `bucket` while `batch` is the engine's batch number: successive
+        # events of a scope mostly fall in one bucket, so most skip the lookup in _pending.
+        self.batch = -1
+        self.bucket = 0
+        self.delta: list = []
+        # agent id -> the agent's key in `agents`: one string per agent and scope, its hash
+        # computed once (as many entries as the scope's agent records).
+        self.agent_keys: dict[str, str] = {}
+
+
+class _Queue:
+    """What a call event of one queue reads besides the mappings (part of the derived indexes)."""
+
+    def __init__(
+        self,
+        name: str,
+        scope: _Scope,
+        totals: CallTotals,
+        settings: QueueSettings,
+        waiting: dict[str, float],
+    ) -> None:
+        self.scope = scope
+        self.totals = totals  # the queue's entry in EventStats.calls
+        self.threshold = settings.service_level_threshold_seconds
+        self.short_abandon = settings.short_abandon_seconds
+        self.leg_prefix = name + SEP
+        self.waiting = waiting  # the queue's entry in _Derived.waiting
+
+
 class _Derived:
     """Indexes derived from the mappings; dropped by `invalidate_caches` and rebuilt lazily."""
 
@@ -196,6 +260,8 @@ class _Derived:
         self.waiting: dict[str, dict[str, float]] = {}
         self.next_stale_sweep = -math.inf
         self.known: set[str] = set()
+        self.scopes: dict[str, _Scope] = {}  # scope key -> _Scope, made by the first update
+        self.queues: dict[str, _Queue] = {}  # queue -> _Queue, made by the first call event
 
 
 class Engine:
@@ -222,9 +288,10 @@ class Engine:
         self._lateness = settings.allowed_lateness_seconds
         self._max_wait = settings.max_wait_seconds
         self._bucket_seconds = settings.bucket_seconds
-        # queue -> (service-level threshold, short-abandon limit): read for every answer and
-        # abandon, so looked up once per queue rather than through the settings objects.
-        self._call_limits: dict[str, tuple[float, float]] = {}
+        # Queue and team name -> scope key: one string per scope, its hash computed once, so
+        # the lookups of every update with it find it by identity.
+        self._queue_keys: dict[str, str] = {}
+        self._team_keys: dict[str, str] = {}
         self.stats = EventStats()
         self.now = -math.inf
         self.max_ts = -math.inf
@@ -233,6 +300,7 @@ class Engine:
         # Tally changes of the current batch by (scope, bucket); folded into the mappings once
         # per key by flush(), which every public mutating call ends with.
         self._pending: dict[tuple[str, int], list] = {}
+        self._batch = 0  # flush() counts up when it empties _pending (see _Scope.batch)
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -344,8 +412,9 @@ class Engine:
         horizon = self.now - self._lateness
         # An id older than the lateness horizon counts as forgotten even before it is evicted,
         # so the outcome never depends on when eviction runs.
-        prior = seen.get(event_id)
-        if prior is not None and prior >= horizon:
+        # `in` first: a new id (the usual case) costs one membership test, cheaper than .get()
+        # on a mapping that is not known to be a dict.
+        if event_id in seen and seen[event_id] >= horizon:
             self.stats.duplicates += 1
             return Outcome("duplicate", None, "", item.type, item)
         if ts < horizon:
@@ -385,15 +454,12 @@ class Engine:
 
     # ----------------------------------------------------------------------------- call events
     def _apply_call(self, event: CallEvent) -> None:
-        queue = event.queue
-        scope = f"{QUEUE_SCOPE}{SEP}{queue}"
-        if scope not in self._index().known:
-            self._register(scope, event.ts)
-        totals = self.stats.calls.get(queue)
-        if totals is None:
-            totals = self.stats.calls[queue] = CallTotals()
-        size = self._bucket_seconds
-        delta = self._delta(scope, int(event.ts // size) * size)
+        derived = self._derived or self._index()
+        queue = derived.queues.get(event.queue)
+        if queue is None:
+            queue = self._new_queue(derived, event.queue, event.ts)
+        totals = queue.totals
+        delta = self._delta(queue.scope, _bucket_start(event.ts, self._bucket_seconds))
         kind = event.type
         if kind == CALL_OFFERED:
             totals.offered += 1
@@ -401,7 +467,7 @@ class Engine:
             self._offer_leg(queue, event.call_id, event.ts)
         elif kind == CALL_ANSWERED:
             wait = event.wait_seconds
-            within = wait <= self._limits_of(queue)[0]
+            within = wait <= queue.threshold
             totals.answered += 1
             totals.answered_within_threshold += within
             delta[T.ANSWERED] += 1
@@ -410,45 +476,53 @@ class Engine:
             self._resolve_leg(queue, event.call_id, event.ts)
         elif kind == CALL_ABANDONED:
             wait = event.wait_seconds
-            threshold, short_abandon = self._limits_of(queue)
             totals.abandoned += 1
             delta[T.ABANDONED] += 1
-            delta[T.SHORT_ABANDONED] += wait < short_abandon
-            delta[T.ABANDONED_WITHIN_THRESHOLD] += wait <= threshold
+            delta[T.SHORT_ABANDONED] += wait < queue.short_abandon
+            delta[T.ABANDONED_WITHIN_THRESHOLD] += wait <= queue.threshold
             self._resolve_leg(queue, event.call_id, event.ts)
         else:  # call.wrapup
             delta[T.HANDLED] += 1
             delta[T.HANDLE_SECONDS] += event.handle_seconds
 
-    def _limits_of(self, queue: str) -> tuple[float, float]:
-        limits = self._call_limits.get(queue)
-        if limits is None:
-            queue_settings = self.settings.for_queue(queue)
-            limits = self._call_limits[queue] = (
-                queue_settings.service_level_threshold_seconds,
-                queue_settings.short_abandon_seconds,
-            )
-        return limits
+    def _new_queue(self, derived: _Derived, name: str, ts: float) -> _Queue:
+        key = self._queue_key(name)
+        scope = derived.scopes.get(key)
+        if scope is None:
+            scope = self._new_scope(derived, key, ts)
+        totals = self.stats.calls.get(name)
+        if totals is None:
+            totals = self.stats.calls[name] = CallTotals()
+        waiting = derived.waiting.setdefault(name, {})
+        queue = _Queue(name, scope, totals, self.settings.for_queue(name), waiting)
+        derived.queues[name] = queue
+        return queue
 
-    def _delta(self, scope: str, bucket: int) -> list:
+    def _delta(self, scope: _Scope, bucket: int) -> list:
         """The pending tally change of one bucket of one scope (folded by flush())."""
-        key = (scope, bucket)
+        if scope.batch == self._batch and scope.bucket == bucket:
+            return scope.delta
+        key = (scope.key, bucket)
         delta = self._pending.get(key)
         if delta is None:
             delta = self._pending[key] = T.empty()
+        scope.batch, scope.bucket, scope.delta = self._batch, bucket, delta
         return delta
 
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
     # counts as gone even before it is evicted, so results never depend on eviction timing.
     def _live_leg(self, key: str) -> list | None:
-        leg = self._legs.get(key)
-        if leg is None:
+        legs = self._legs
+        # `in` first: most offers find nothing, and a membership test is cheaper than .get()
+        # on a mapping that is not known to be a dict.
+        if key not in legs:
             return None
+        leg = legs[key]
         horizon = self._max_wait if leg[0] == WAITING else self._lateness
         return leg if leg[1] >= self.now - horizon else None
 
-    def _offer_leg(self, queue: str, call_id: str, ts: float) -> None:
-        key = queue + SEP + call_id
+    def _offer_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
+        key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         if leg is not None and leg[0] == RESOLVED:
             del self._legs[key]  # its answer or abandon arrived first
@@ -456,38 +530,59 @@ class Engine:
         if leg is not None and leg[1] <= ts:
             return
         self._legs[key] = [WAITING, ts]
-        derived = self._index()
-        derived.waiting.setdefault(queue, {})[call_id] = ts
+        queue.waiting[call_id] = ts
 
-    def _resolve_leg(self, queue: str, call_id: str, ts: float) -> None:
-        key = queue + SEP + call_id
+    def _resolve_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
+        key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         if leg is None:
-            self._index().waiting.get(queue, {}).pop(call_id, None)
+            queue.waiting.pop(call_id, None)
             self._legs[key] = [RESOLVED, ts]
             heapq.heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
         elif leg[0] == WAITING:
             del self._legs[key]
-            self._index().waiting[queue].pop(call_id, None)
+            queue.waiting.pop(call_id, None)
 
     # ----------------------------------------------------------------------------- agent states
     def _route(self, event: AgentStateEvent) -> list[tuple[str, str]]:
         """(scope, state) for every queue and team this state event concerns: its own, and
         those the agent leaves (state ABSENT)."""
         router = self._router
-        latest = router.get(event.agent_id)
+        agent_id = event.agent_id
+        latest = router.get(agent_id)
         queues = event.queues
         state = event.state
-        targets = [(f"{QUEUE_SCOPE}{SEP}{queue}", state) for queue in queues]
-        if latest is not None:
+        team = event.team
+        targets = [(self._queue_key(queue), state) for queue in queues]
+        if latest is None:
+            targets.append((self._team_key(team), state))
+            router[agent_id] = [event.ts, state, queues, team]
+            return targets
+        # Equal queues (the usual case) leave none; a list read back from JSON never equals the
+        # tuple and takes the loop.
+        if latest[2] != queues:
             for queue in latest[2]:
                 if queue not in queues:
-                    targets.append((f"{QUEUE_SCOPE}{SEP}{queue}", ABSENT))
-            if latest[3] != event.team:
-                targets.append((f"{TEAM_SCOPE}{SEP}{latest[3]}", ABSENT))
-        targets.append((f"{TEAM_SCOPE}{SEP}{event.team}", state))
-        router[event.agent_id] = [event.ts, state, queues, event.team]
+                    targets.append((self._queue_key(queue), ABSENT))
+        if latest[3] != team:
+            targets.append((self._team_key(latest[3]), ABSENT))
+        targets.append((self._team_key(team), state))
+        # Updated in place and written back (which is what a table logs): no new list.
+        latest[0], latest[1], latest[2], latest[3] = event.ts, state, queues, team
+        router[agent_id] = latest
         return targets
+
+    def _queue_key(self, queue: str) -> str:
+        key = self._queue_keys.get(queue)
+        if key is None:
+            key = self._queue_keys[queue] = QUEUE_SCOPE + SEP + queue
+        return key
+
+    def _team_key(self, team: str) -> str:
+        key = self._team_keys.get(team)
+        if key is None:
+            key = self._team_keys[team] = TEAM_SCOPE + SEP + team
+        return key
 
     def _apply_update(self, update: dict[str, Any]) -> bool:
         scope_kind, name, agent_id = update["scope"], update["name"], update["agent_id"]
@@ -496,50 +591,75 @@ class Engine:
             state != ABSENT and state not in _SCOPE_STATES
         ):
             raise ValueError(f"scope {scope_kind!r} / state {state!r}")
-        return self._apply_spell(scope_kind + SEP + name, str(agent_id), state, ts)
+        # Routed from an admitted event, so within decode's range; anything else is malformed
+        # (a NaN or infinite ts used to change the agent counts before failing on its bucket).
+        if not 0 <= ts < MAX_TS:
+            raise ValueError(f"ts {ts!r}")
+        key = self._queue_key(name) if scope_kind == QUEUE_SCOPE else self._team_key(name)
+        return self._apply_spell(key, str(agent_id), state, ts)
 
     def _apply_spell(self, scope: str, agent_id: str, state: str, ts: float) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
         and open the next. Idempotent: a redelivered or older update changes nothing."""
-        key = f"{scope}{SEP}{agent_id}"
-        agents = self._agents
-        record = agents.get(key)
-        if record is not None:
-            since: float = record[1]
-            if ts < since or (ts == since and state == record[0]):
-                return False
         derived = self._derived or self._index()
-        counts = derived.agent_counts.get(scope)
-        if counts is None:  # a scope with counts is registered already
-            self._register(scope, ts)
-            counts = derived.agent_counts[scope] = _new_counts()
-        ended = record[0] if record is not None else ABSENT
-        ended_at, state_at = _STATE_INDEX[ended], _STATE_INDEX[state]
+        # Not created (registered) here: an update that changes nothing must leave no trace.
+        scope_data = derived.scopes.get(scope)
+        known_key = None if scope_data is None else scope_data.agent_keys.get(agent_id)
+        key = f"{scope}{SEP}{agent_id}" if known_key is None else known_key
+        if known_key is None and scope_data is not None:
+            scope_data.agent_keys[agent_id] = key
+        agents = self._agents
+        record: list | None = None
+        ended = ABSENT
+        if key in agents:  # cheaper than .get() on a mapping not known to be a dict
+            record = agents[key]
+            ended = record[0]
+            since: float = record[1]
+            if ts < since or (ts == since and state == ended):
+                return False
+        if scope_data is None:
+            scope_data = self._new_scope(derived, scope, ts)
+        counts = scope_data.counts
+        ended_at, state_at = _state_index(ended), _state_index(state)
         counts[ended_at] -= 1
         counts[state_at] += 1
         points = _TRANSITIONS[ended_at][state_at]
         if points is not None:
             ended_points, started_points = points
-            size = self._bucket_seconds
-            bucket = int(ts // size) * size
-            delta = self._delta(scope, bucket)
-            offset_in_bucket = ts - bucket
+            bucket = _bucket_start(ts, self._bucket_seconds)
+            delta = self._delta(scope_data, bucket)
+            # `object`: compiled, each is boxed once for both points instead of once per use.
+            offset_in_bucket: object = ts - bucket
+            bucket_start: object = bucket
             # A spell point is [count, offset in bucket, bucket]: see streams.kpi.tally.
             if ended_points is not None:
                 delta[ended_points] += 1
                 delta[ended_points + 1] += offset_in_bucket
-                delta[ended_points + 2] += bucket
+                delta[ended_points + 2] += bucket_start
             if started_points is not None:
                 delta[started_points] += 1
                 delta[started_points + 1] += offset_in_bucket
-                delta[started_points + 2] += bucket
-        if record is not None or state != ABSENT:
+                delta[started_points + 2] += bucket_start
+        if record is not None:
+            # Updated in place and written back (which is what a table logs): no new list.
+            record[0] = state
+            record[1] = ts
+            agents[key] = record
+        elif state != ABSENT:
             agents[key] = [state, ts]
         if ts > self.max_ts:
             self.max_ts = ts
         return True
 
     # ----------------------------------------------------------------------------- tallies
+    def _new_scope(self, derived: _Derived, key: str, ts: float) -> _Scope:
+        self._register(key, ts)
+        counts = derived.agent_counts.get(key)
+        if counts is None:
+            counts = derived.agent_counts[key] = _new_counts()
+        scope = derived.scopes[key] = _Scope(key, counts)
+        return scope
+
     def _register(self, scope: str, ts: float) -> None:
         derived = self._index()
         if scope not in derived.known:
@@ -571,6 +691,7 @@ class Engine:
                 if day >= current_day:
                     self._fold_period(f"{scope}{SEP}d{SEP}{day}", delta, day + 86400)
             pending.clear()
+            self._batch += 1
         if self._newest_accepted != -math.inf:
             self.stats.last_event_ts = self._newest_accepted
         if self.max_ts != -math.inf:
@@ -705,7 +826,7 @@ class Engine:
                 counts = derived.agent_counts.get(scope)
                 if counts is None:
                     counts = derived.agent_counts[scope] = _new_counts()
-                counts[_STATE_INDEX[agent_state]] += 1
+                counts[_state_index(agent_state)] += 1
         for key in list(state.buckets):
             tag, name, grain, start_text = key.split(SEP)
             scope, start = tag + SEP + name, int(start_text)

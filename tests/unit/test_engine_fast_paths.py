@@ -1,0 +1,130 @@
+"""The engine's shortcuts give exactly what the plain computation gives: bucket starts without a
+float floor division, and state mappings that are any MutableMapping, not only dicts (the
+engine reads with `in` and `[]`, updates some values in place and always writes them back)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from streams.config import settings_from_mapping
+from streams.kpi.decode import MAX_TS
+from streams.kpi.engine import Engine, _bucket_start
+from streams.kpi.state import EngineState
+from streams.synthetic import call_cycle_events
+from tests.unit.test_engine_incremental import event_stream
+
+SIZES = (1, 2, 3, 5, 7, 10, 15, 30, 60, 300, 3600)
+
+
+def near_multiples() -> st.SearchStrategy[tuple[float, int]]:
+    """A multiple of the size as a float, or one of the floats next to it."""
+    return st.tuples(
+        st.integers(0, int(MAX_TS) // 3600), st.sampled_from(SIZES), st.integers(-2, 2)
+    ).map(lambda drawn: (_nudge(float(drawn[0] * drawn[1]), drawn[2]), drawn[1]))
+
+
+def _nudge(value: float, steps: int) -> float:
+    for _ in range(abs(steps)):
+        value = math.nextafter(value, math.inf if steps > 0 else 0.0)
+    return value
+
+
+@given(
+    st.one_of(
+        st.tuples(
+            st.floats(0.0, MAX_TS, exclude_max=True, allow_nan=False), st.sampled_from(SIZES)
+        ),
+        near_multiples(),
+    )
+)
+@example((1_795_000_009.999_999_9, 10))
+@example((0.0, 10))
+@example((5e-324, 10))
+def test_bucket_start_is_the_floor_division(case: tuple[float, int]) -> None:
+    ts, size = case
+    assert _bucket_start(ts, size) == int(ts // size) * size
+
+
+class JsonMapping(MutableMapping[str, Any]):
+    """Keeps values as JSON bytes, as a changelog-backed table would: every read returns a
+    new copy, so a change the engine does not write back is lost."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        return orjson.loads(self._data[key])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = orjson.dumps(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def _json_state() -> EngineState:
+    return EngineState(**{name: JsonMapping() for name in EngineState.mapping_names()})
+
+
+def _contents(state: EngineState) -> dict[str, bytes]:
+    return {
+        name: orjson.dumps(dict(getattr(state, name)), option=orjson.OPT_SORT_KEYS)
+        for name in EngineState.mapping_names()
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_mutable_mapping_holds_the_same_state_as_dicts(seed: int) -> None:
+    settings = settings_from_mapping({"bucket_seconds": 5})
+    lines = event_stream(seed, 3000)
+    lines += call_cycle_events(3000, queues=4, agents=12, calls_per_second=2)
+    engines = [Engine(settings), Engine(settings, _json_state())]
+    for start in range(0, len(lines), 250):
+        batch = lines[start : start + 250]
+        outcomes = [[o.status for o in engine.ingest_many(batch)] for engine in engines]
+        assert outcomes[0] == outcomes[1]
+    as_of = engines[0].live_as_of(engines[0].max_ts)
+    assert engines[0].snapshot(as_of) == engines[1].snapshot(as_of)
+    assert _contents(engines[0].state) == _contents(engines[1].state)
+
+
+@pytest.mark.parametrize("ts", [math.nan, math.inf, -math.inf, -1.0, MAX_TS, "1e400"])
+def test_a_scope_update_outside_the_event_time_range_is_rejected_and_changes_nothing(
+    ts: Any,
+) -> None:
+    engine = Engine(settings_from_mapping({}))
+    routed = engine.route_agent_state(
+        orjson.dumps(
+            {
+                "type": "agent.state",
+                "event_id": "e1",
+                "ts": 1_795_000_000.0,
+                "agent_id": "a1",
+                "state": "available",
+                "queues": ["sales"],
+                "team": "t1",
+            }
+        )
+    )
+    updates = [update for _, update in routed.scope_updates]
+    engine.apply_scope_updates(updates)
+    before = engine.snapshot(1_795_000_010.0)
+    bad = {**updates[0], "state": "on_call", "ts": ts, "event_id": "e2"}
+    outcome = engine.apply_scope_update(bad)
+    assert (outcome.status, outcome.reason) == ("rejected", "invalid_field")
+    after = engine.snapshot(1_795_000_010.0)
+    after["events"] = before["events"]
+    assert after == before
