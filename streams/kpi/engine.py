@@ -132,6 +132,9 @@ _SLIDE: Final = 0
 _LEG: Final = 2
 _PERIOD: Final = 3
 _PERIOD_GRACE: Final = 3600 + 1  # keep an interval/day tally a DST hour past its nominal end
+# Final, so the compiled module calls the functions without looking up heapq's attributes.
+_heappush: Final = heapq.heappush
+_heappop: Final = heapq.heappop
 
 
 @dataclass(slots=True)
@@ -195,6 +198,14 @@ class Outcome:
 _ACCEPTED: Final = {
     event_type: Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES
 }
+
+
+class _TypeCount:
+    """Events of one type accepted since the last flush(), which adds them to
+    EventStats.by_type: an attribute is cheaper to count in than a dict entry."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
 
 
 class _Rolling:
@@ -301,6 +312,7 @@ class Engine:
         # per key by flush(), which every public mutating call ends with.
         self._pending: dict[tuple[str, int], list] = {}
         self._batch = 0  # flush() counts up when it empties _pending (see _Scope.batch)
+        self._type_counts = {event_type: _TypeCount() for event_type in EVENT_TYPES}
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -424,11 +436,12 @@ class Engine:
                 item.type,
             )
         if isinstance(item, AgentStateEvent):
-            latest = self._router.get(item.agent_id)
-            if latest is not None and ts < latest[0]:
+            router = self._router
+            agent_id = item.agent_id
+            if agent_id in router and ts < router[agent_id][0]:
                 return self._reject(
                     OUT_OF_ORDER,
-                    f"agent {item.agent_id!r} already has a state at a later ts",
+                    f"agent {agent_id!r} already has a state at a later ts",
                     item.type,
                 )
         seen[event_id] = ts
@@ -437,9 +450,8 @@ class Engine:
             self.max_ts = ts
             if now is None:
                 self.now = ts
-        stats = self.stats
-        stats.accepted += 1
-        stats.by_type[item.type] += 1
+        self.stats.accepted += 1
+        self._type_counts[item.type].accepted += 1
         if ts > self._newest_accepted:
             self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
@@ -538,7 +550,7 @@ class Engine:
         if leg is None:
             queue.waiting.pop(call_id, None)
             self._legs[key] = [RESOLVED, ts]
-            heapq.heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
+            _heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
         elif leg[0] == WAITING:
             del self._legs[key]
             queue.waiting.pop(call_id, None)
@@ -549,7 +561,10 @@ class Engine:
         those the agent leaves (state ABSENT)."""
         router = self._router
         agent_id = event.agent_id
-        latest = router.get(agent_id)
+        latest: list | None = None
+        if agent_id in router:  # cheaper than .get() on a mapping not known to be a dict
+            found: list = router[agent_id]
+            latest = found
         queues = event.queues
         state = event.state
         team = event.team
@@ -560,15 +575,19 @@ class Engine:
             return targets
         # Equal queues (the usual case) leave none; a list read back from JSON never equals the
         # tuple and takes the loop.
-        if latest[2] != queues:
-            for queue in latest[2]:
+        old_queues, old_team = latest[2], latest[3]
+        if old_queues != queues:
+            for queue in old_queues:
                 if queue not in queues:
                     targets.append((self._queue_key(queue), ABSENT))
-        if latest[3] != team:
-            targets.append((self._team_key(latest[3]), ABSENT))
+        if old_team != team:
+            targets.append((self._team_key(old_team), ABSENT))
         targets.append((self._team_key(team), state))
         # Updated in place and written back (which is what a table logs): no new list.
-        latest[0], latest[1], latest[2], latest[3] = event.ts, state, queues, team
+        latest[0] = event.ts
+        latest[1] = state
+        latest[2] = queues
+        latest[3] = team
         router[agent_id] = latest
         return targets
 
@@ -612,17 +631,19 @@ class Engine:
         record: list | None = None
         ended = ABSENT
         if key in agents:  # cheaper than .get() on a mapping not known to be a dict
-            record = agents[key]
-            ended = record[0]
-            since: float = record[1]
+            found: list = agents[key]  # typed apart from `record`: compiled, list operations
+            record = found
+            ended = found[0]
+            since: float = found[1]
             if ts < since or (ts == since and state == ended):
                 return False
         if scope_data is None:
             scope_data = self._new_scope(derived, scope, ts)
         counts = scope_data.counts
         ended_at, state_at = _state_index(ended), _state_index(state)
-        counts[ended_at] -= 1
-        counts[state_at] += 1
+        # Not `-=`/`+=`: compiled, those stay generic on a list item; this adds native ints.
+        counts[ended_at] = counts[ended_at] - 1
+        counts[state_at] = counts[state_at] + 1
         points = _TRANSITIONS[ended_at][state_at]
         if points is not None:
             ended_points, started_points = points
@@ -692,6 +713,11 @@ class Engine:
                     self._fold_period(f"{scope}{SEP}d{SEP}{day}", delta, day + 86400)
             pending.clear()
             self._batch += 1
+        by_type = self.stats.by_type
+        for event_type, count in self._type_counts.items():
+            if count.accepted:
+                by_type[event_type] += count.accepted
+                count.accepted = 0
         if self._newest_accepted != -math.inf:
             self.stats.last_event_ts = self._newest_accepted
         if self.max_ts != -math.inf:
@@ -704,11 +730,12 @@ class Engine:
         derived = self._index()
         buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
-        values = buckets.get(key)
-        if values is None:
+        if key in buckets:  # cheaper than .get() on a mapping not known to be a dict
+            values = buckets[key]
+        else:
             values = T.empty()
             for index, length in enumerate(self._window_lengths):
-                heapq.heappush(derived.expiry, (bucket + length, _SLIDE, scope, bucket, index))
+                _heappush(derived.expiry, (bucket + length, _SLIDE, scope, bucket, index))
         T.add_into(values, delta)
         buckets[key] = values
         if not derived.rolling_ready:
@@ -722,10 +749,11 @@ class Engine:
 
     def _fold_period(self, key: str, delta: list, end: int) -> None:
         buckets = self._buckets
-        values = buckets.get(key)
-        if values is None:
+        if key in buckets:
+            values = buckets[key]
+        else:
             values = T.empty()
-            heapq.heappush(self._index().expiry, (end + _PERIOD_GRACE, _PERIOD, key, 0))
+            _heappush(self._index().expiry, (end + _PERIOD_GRACE, _PERIOD, key, 0))
         T.add_into(values, delta)
         buckets[key] = values
 
@@ -751,7 +779,7 @@ class Engine:
             derived.next_stale_sweep = now + self._bucket_seconds
         expiry = derived.expiry
         while expiry and expiry[0][0] < now:
-            entry = heapq.heappop(expiry)
+            entry = _heappop(expiry)
             kind = entry[1]
             if kind == _SLIDE:
                 self._slide_out(entry[2], entry[3], entry[4])
