@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import heapq
 import math
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -200,6 +200,19 @@ _ACCEPTED: Final = {
 }
 
 
+class _RouteKeys:
+    """The scope keys of an agent's queues and team, with the objects they were made from: while
+    the router holds those very objects for the agent, the keys need no lookups."""
+
+    def __init__(
+        self, queues: tuple[str, ...], team: str, queue_keys: list[str], team_key: str
+    ) -> None:
+        self.queues = queues
+        self.team = team
+        self.queue_keys = queue_keys
+        self.team_key = team_key
+
+
 class _TypeCount:
     """Events of one type accepted since the last flush(), which adds them to
     EventStats.by_type: an attribute is cheaper to count in than a dict entry."""
@@ -259,9 +272,12 @@ class _Derived:
 
     def __init__(self) -> None:
         self.expiry: list[tuple] = []
-        # Accepted ids in arrival order (nearly time order): a deque is cheaper than the heap,
-        # and an id evicted a little late is harmless (duplicate checks look at its ts).
-        self.seen_order: deque[tuple[float, str]] = deque()
+        # Accepted ids in arrival order (nearly time order): a queue is cheaper than the heap,
+        # and an id evicted a little late is harmless (duplicate checks look at its ts). A list
+        # read from `seen_head` on and cut back once that passes a quarter of it: compiled, list
+        # operations are cheaper than a deque's method calls.
+        self.seen_order: list[tuple[float, str]] = []
+        self.seen_head = 0
         # Running totals exist only once something reads windows (the first snapshot): replay
         # takes one snapshot at the end, so it never pays for keeping them up to date.
         self.rolling: dict[str, _Rolling] = {}
@@ -303,6 +319,7 @@ class Engine:
         # the lookups of every update with it find it by identity.
         self._queue_keys: dict[str, str] = {}
         self._team_keys: dict[str, str] = {}
+        self._route_keys: dict[str, _RouteKeys] = {}  # agent id -> its last route's keys
         self.stats = EventStats()
         self.now = -math.inf
         self.max_ts = -math.inf
@@ -547,13 +564,16 @@ class Engine:
     def _resolve_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
+        waiting = queue.waiting
         if leg is None:
-            queue.waiting.pop(call_id, None)
+            if call_id in waiting:  # cheaper than dict.pop(key, None), compiled
+                del waiting[call_id]
             self._legs[key] = [RESOLVED, ts]
             _heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
         elif leg[0] == WAITING:
             del self._legs[key]
-            queue.waiting.pop(call_id, None)
+            if call_id in waiting:
+                del waiting[call_id]
 
     # ----------------------------------------------------------------------------- agent states
     def _route(self, event: AgentStateEvent) -> list[tuple[str, str]]:
@@ -568,21 +588,38 @@ class Engine:
         queues = event.queues
         state = event.state
         team = event.team
-        targets = [(self._queue_key(queue), state) for queue in queues]
         if latest is None:
-            targets.append((self._team_key(team), state))
+            keys = self._new_route_keys(agent_id, queues, team)
+            targets = [(key, state) for key in keys.queue_keys]
+            targets.append((keys.team_key, state))
             router[agent_id] = [event.ts, state, queues, team]
             return targets
+        old_queues, old_team = latest[2], latest[3]
+        same_queues, same_team = old_queues == queues, old_team == team
+        cached = self._route_keys.get(agent_id)
+        # Made from the very objects the router holds (immutable), which equal this event's.
+        if (
+            cached is not None
+            and same_queues
+            and same_team
+            and cached.queues is old_queues
+            and cached.team is old_team
+        ):
+            keys = cached
+            # Equal, and now what the router holds.
+            keys.queues, keys.team = queues, team
+        else:
+            keys = self._new_route_keys(agent_id, queues, team)
+        targets = [(key, state) for key in keys.queue_keys]
         # Equal queues (the usual case) leave none; a list read back from JSON never equals the
         # tuple and takes the loop.
-        old_queues, old_team = latest[2], latest[3]
-        if old_queues != queues:
+        if not same_queues:
             for queue in old_queues:
                 if queue not in queues:
                     targets.append((self._queue_key(queue), ABSENT))
-        if old_team != team:
+        if not same_team:
             targets.append((self._team_key(old_team), ABSENT))
-        targets.append((self._team_key(team), state))
+        targets.append((keys.team_key, state))
         # Updated in place and written back (which is what a table logs): no new list.
         latest[0] = event.ts
         latest[1] = state
@@ -590,6 +627,12 @@ class Engine:
         latest[3] = team
         router[agent_id] = latest
         return targets
+
+    def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
+        queue_keys = [self._queue_key(queue) for queue in queues]
+        keys = _RouteKeys(queues, team, queue_keys, self._team_key(team))
+        self._route_keys[agent_id] = keys
+        return keys
 
     def _queue_key(self, queue: str) -> str:
         key = self._queue_keys.get(queue)
@@ -770,10 +813,18 @@ class Engine:
         now = self.now
         seen_order, seen = derived.seen_order, self._seen
         horizon = now - self._lateness
-        while seen_order and seen_order[0][0] < horizon:
-            ts, event_id = seen_order.popleft()
-            if seen.get(event_id) == ts:
+        head, end = derived.seen_head, len(seen_order)
+        while head < end:
+            ts, event_id = seen_order[head]
+            if ts >= horizon:
+                break
+            head += 1
+            if event_id in seen and seen[event_id] == ts:
                 del seen[event_id]
+        if head * 4 > end:
+            del seen_order[:head]
+            head = 0
+        derived.seen_head = head
         if now >= derived.next_stale_sweep:
             self._drop_stale_legs(derived, now - self._max_wait)
             derived.next_stale_sweep = now + self._bucket_seconds
