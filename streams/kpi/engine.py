@@ -272,6 +272,11 @@ class _Derived:
 
     def __init__(self) -> None:
         self.expiry: list[tuple] = []
+        # Due time -> (scope, bucket, window index) of every bucket leaving a window then, with
+        # one expiry entry per due time: buckets of all scopes share due times, so this pushes
+        # and pops the heap far less than an entry per bucket and window would. In the order
+        # scheduled, which keeps a bucket's windows in index order.
+        self.slides: dict[int, list[tuple[str, int, int]]] = {}
         # Accepted ids in arrival order (nearly time order): a queue is cheaper than the heap,
         # and an id evicted a little late is harmless (duplicate checks look at its ts). A list
         # read from `seen_head` on and cut back once that passes a quarter of it: compiled, list
@@ -777,8 +782,7 @@ class Engine:
             values = buckets[key]
         else:
             values = T.empty()
-            for index, length in enumerate(self._window_lengths):
-                _heappush(derived.expiry, (bucket + length, _SLIDE, scope, bucket, index))
+            self._schedule_slides(derived, scope, bucket)
         T.add_into(values, delta)
         buckets[key] = values
         if not derived.rolling_ready:
@@ -789,6 +793,17 @@ class Engine:
         for start, total in zip(rolling.starts, rolling.totals, strict=True):
             if bucket >= start:
                 T.add_into(total, delta)
+
+    def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> None:
+        """Have `bucket` leave each rolling window of `scope` when its time comes."""
+        slides = derived.slides
+        for index, length in enumerate(self._window_lengths):
+            due = bucket + length
+            group = slides.get(due)
+            if group is None:
+                group = slides[due] = []
+                _heappush(derived.expiry, (due, _SLIDE))
+            group.append((scope, bucket, index))
 
     def _fold_period(self, key: str, delta: list, end: int) -> None:
         buckets = self._buckets
@@ -833,7 +848,8 @@ class Engine:
             entry = _heappop(expiry)
             kind = entry[1]
             if kind == _SLIDE:
-                self._slide_out(entry[2], entry[3], entry[4])
+                for scope, bucket, index in derived.slides.pop(entry[0]):
+                    self._slide_out(scope, bucket, index)
             elif kind == _LEG:
                 self._expire_leg(entry[2], entry[3], entry[4])
             else:
@@ -913,8 +929,7 @@ class Engine:
                 length = self.settings.interval_minutes * 60 if grain == "i" else 86400
                 derived.expiry.append((start + length + _PERIOD_GRACE, _PERIOD, key, 0))
                 continue
-            for index, length in enumerate(self._window_lengths):
-                derived.expiry.append((start + length, _SLIDE, scope, start, index))
+            self._schedule_slides(derived, scope, start)
         heapq.heapify(derived.expiry)
         return derived
 
