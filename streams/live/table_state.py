@@ -1,11 +1,12 @@
 """Engine mappings backed by one changelog-backed Faust table, written back once per batch.
 
-All engine mappings (`EngineState` fields) are kept in the in-memory store of ONE plain Faust
-table, with a one-letter key prefix per mapping. The engine itself works on plain dicts (reads
-at C speed, no prefixing per access) whose writes mark the key dirty; `drain()` (once per
-processed batch, before the batch is acknowledged) copies each dirty key into the table and
-yields one changelog record for it, and `reload()` refills the dicts once recovery has filled
-or pruned the table. Why this shape:
+All engine mappings (`EngineState` fields) are persisted in ONE plain Faust table, with a
+one-letter key prefix per mapping. The engine itself works on plain dicts (reads at C speed, no
+prefixing per access) whose writes mark the key dirty; `drain()` (once per processed batch,
+before the batch is acknowledged) yields one changelog record per dirty key, and `reload()` takes
+what recovery wrote into the table's in-memory store into those dicts and empties the store, so
+each key is held once more, not twice more (keeping the store's dict filled as well cost 35
+bytes per key: 33.8 instead of 30.1 MiB of state for 109,000 keys). Why this shape:
 
 - Atomic batches: every key of a queue, team, agent or call belongs to one partition, so the
   records of one batch for partition p all go to partition p of the single changelog topic,
@@ -13,7 +14,8 @@ or pruned the table. Why this shape:
   never keep a batch's `seen` entries (dedupe) without its tallies, or the other way round.
 - Faust writes a key's record to the partition of the event being processed, but the engine
   also deletes expired keys of *other* partitions this worker owns (expiry runs on whatever
-  event comes next). Here every key remembers its own partition.
+  event comes next). Here every key remembers its own partition, in the store's key ->
+  partition dict, which Faust also uses to prune revoked partitions after a rebalance.
 - A bucket tally changes with almost every event; coalescing per batch sends it once.
 
 The partition of a new key is the partition of the event being processed (`PartitionCursor`).
@@ -53,11 +55,11 @@ class PartitionCursor:
 
 
 class TableStore:
-    """The engine's mappings (plain dicts, see `TableMapping`) and the table's own key -> value
-    and key -> partition dicts (the Faust memory store's, so recovery fills them and Faust's
-    end-of-recovery pruning drops revoked partitions). `drain()` copies every key changed since
-    the last drain into the table and returns its changelog records; `reload()` refills the
-    engine's mappings from the table after a recovery."""
+    """The engine's mappings (plain dicts, see `TableMapping`) and the table store's own
+    key -> value and key -> partition dicts (the Faust memory store's: recovery fills both, and
+    Faust's end-of-recovery pruning drops revoked partitions from both). `drain()` returns the
+    changelog records of every key changed since the last drain; `reload()` brings the engine's
+    mappings in line with a recovery."""
 
     def __init__(
         self, data: dict[str, Any], key_partition: dict[str, int], cursor: PartitionCursor
@@ -72,23 +74,27 @@ class TableStore:
         return EngineState(**self.mappings)
 
     def reload(self) -> None:
-        """Make the engine's mappings equal to the table (after recovery filled or pruned it)."""
+        """After a recovery: forget the keys of partitions Faust pruned (gone from the key ->
+        partition dict), take every value recovery read from the changelog (our own earlier
+        records for partitions kept, the whole state of new ones), then empty the store's dict.
+        """
+        key_partition = self.key_partition
         by_prefix = {mapping.prefix: mapping for mapping in self.mappings.values()}
-        for mapping in by_prefix.values():
-            dict.clear(mapping)
+        for prefix, mapping in by_prefix.items():
             mapping.dirty.clear()
+            revoked = [key for key in dict.keys(mapping) if prefix + key not in key_partition]
+            for key in revoked:
+                dict.__delitem__(mapping, key)
         for key, value in self.data.items():
             mapping = by_prefix.get(key[:2])
             if mapping is not None:
                 dict.__setitem__(mapping, key[2:], value)
+        self.data.clear()
 
     def drain(self) -> dict[int, list[tuple[bytes, bytes | None]]]:
         """Changelog records of every key changed since the last drain, by partition: (JSON
-        key, JSON value or None for a deleted key), as the table's serializers expect. The
-        table itself is updated alike, so it always equals the engine's state between batches.
-        """
+        key, JSON value or None for a deleted key), as the table's serializers expect."""
         records: dict[int, list[tuple[bytes, bytes | None]]] = {}
-        data = self.data
         key_partition = self.key_partition
         for mapping in self.mappings.values():
             dirty = mapping.dirty
@@ -99,11 +105,9 @@ class TableStore:
                 full = prefix + key
                 value = dict.get(mapping, key, _DELETED)
                 if value is _DELETED:
-                    data.pop(full, None)
                     partition = key_partition.pop(full, first_partition)
                     encoded = None
                 else:
-                    data[full] = value
                     partition = key_partition.setdefault(full, first_partition)
                     encoded = dumps(value)
                 records.setdefault(partition, []).append((dumps(full), encoded))

@@ -69,9 +69,10 @@ def test_the_changelog_alone_rebuilds_the_engine_state_after_every_batch() -> No
         records = store.drain()
         deletions += sum(value is None for pairs in records.values() for _, value in pairs)
         apply_changelog(replica, records, partition_of)
-        assert store.data == engine_contents(store)
-        assert replica == orjson.loads(orjson.dumps(store.data))  # as JSON: tuples are lists
-        assert set(store.key_partition) == set(store.data)
+        state = engine_contents(store)
+        assert replica == orjson.loads(orjson.dumps(state))  # as JSON: tuples are lists
+        assert store.key_partition == {key: partition_of[key] for key in replica}
+        assert store.data == {}  # only recovery writes there, and reload() empties it
         assert store.pending == 0
     assert deletions > 1000  # expiry ran: deletes were tracked too
     assert {key[:2] for key in replica} == set(PREFIXES.values())
@@ -79,13 +80,37 @@ def test_the_changelog_alone_rebuilds_the_engine_state_after_every_batch() -> No
     # A restarted worker: recovery fills the table from the changelog, then `reload`.
     restarted, restarted_engine, _ = new_store()
     restarted.data.update(replica)
+    restarted.key_partition.update({key: partition_of[key] for key in replica})
     restarted.reload()
+    assert restarted.data == {}
     restarted_engine.invalidate_caches()
     as_of = (engine.max_ts // 10 + 1) * 10
     before, after = engine.snapshot(as_of), restarted_engine.snapshot(as_of)
     del before["events"], after["events"]  # this process's counters, not state
     assert after == before
     assert before["queues"]["queue-000"]["windows"]["5m"]["offered"] > 0
+
+
+def test_a_recovery_after_a_rebalance_adds_new_partitions_and_drops_revoked_ones() -> None:
+    store, _, cursor = new_store()
+    seen, agents = store.mappings["seen"], store.mappings["agents"]
+    cursor.partition = 0
+    seen["kept"] = 1.0
+    cursor.partition = 1
+    seen["revoked"] = 2.0
+    agents["a1"] = ["available"]
+    store.drain()
+    # Faust's recovery: partition 2 is new (its changelog read into the store), partition 0
+    # re-read from where the last recovery stopped (our own record), partition 1 pruned.
+    store.data.update({"s:new": 3.0, "s:kept": 1.0})
+    store.key_partition.update({"s:new": 2})
+    for key in ("s:revoked", "a:a1"):
+        del store.key_partition[key]
+    store.reload()
+    assert dict(seen) == {"kept": 1.0, "new": 3.0}
+    assert dict(agents) == {}
+    assert store.data == {} and store.key_partition == {"s:kept": 0, "s:new": 2}
+    assert store.drain() == {}  # nothing the engine changed, nothing to send
 
 
 def test_a_key_keeps_the_partition_it_was_created_on() -> None:
