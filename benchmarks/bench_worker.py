@@ -45,7 +45,7 @@ import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.adapters.kafka_producer import make_producer, route_event, topic_for_type
+from streams.adapters.kafka_producer import make_producer, route_event
 from streams.config import load_settings
 from streams.live.environment import KafkaConnection
 from streams.live.preflight import ensure_topics
@@ -512,7 +512,7 @@ def main() -> None:
         if not args.skip_throughput:
             config = write_config(workdir / "tp.toml", "tp", args.publish_interval)
             settings = load_settings(config)
-            topics = topic_for_type(settings)
+            topics = settings.topics.by_event_type()
             # ~6 events per call; 2,000 calls/s squeezes N events into the last minute or so.
             lines = list(
                 call_cycle_events(
@@ -537,7 +537,7 @@ def main() -> None:
         config = write_config(workdir / "lat.toml", "lat", args.publish_interval, args.lateness)
         settings = load_settings(config)
         asyncio.run(ensure_topics(kafka, settings, []))
-        topics = topic_for_type(settings)
+        topics = settings.topics.by_event_type()
         worker = Worker(
             workdir / "latency",
             config,

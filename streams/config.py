@@ -44,6 +44,16 @@ class Topics:
     agent_state: str = "cc.agent.state"
     dead_letter: str = "cc.dead-letter"
 
+    def by_event_type(self) -> dict[str, str]:
+        """The topic each event `type` of DESIGN.md is produced to."""
+        return {
+            "call.offered": self.offered,
+            "call.answered": self.answered,
+            "call.abandoned": self.abandoned,
+            "call.wrapup": self.wrapup,
+            "agent.state": self.agent_state,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:

@@ -15,7 +15,6 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from streams.config import Settings
 from streams.errors import UserError
 from streams.live.environment import KafkaConnection
 
@@ -30,17 +29,6 @@ class Route:
 class Unroutable:
     reason: str  # "invalid_json" | "unknown_type"
     detail: str
-
-
-def topic_for_type(settings: Settings) -> dict[str, str]:
-    topics = settings.topics
-    return {
-        "call.offered": topics.offered,
-        "call.answered": topics.answered,
-        "call.abandoned": topics.abandoned,
-        "call.wrapup": topics.wrapup,
-        "agent.state": topics.agent_state,
-    }
 
 
 def route_event(raw: bytes, topics: dict[str, str]) -> Route | Unroutable:

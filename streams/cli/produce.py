@@ -67,10 +67,9 @@ async def _produce(handle: BinaryIO, settings, kafka, args: argparse.Namespace) 
         route_event,
         send_all,
         start_producer,
-        topic_for_type,
     )
 
-    topics = topic_for_type(settings)
+    topics = settings.topics.by_event_type()
     sent_by_topic: Counter = Counter()
     refused: Counter = Counter()
 

@@ -74,16 +74,6 @@ def write_lines(
     return counts
 
 
-def topic_of(event_type: str, topics: Topics) -> str:
-    return {
-        "call.offered": topics.offered,
-        "call.answered": topics.answered,
-        "call.abandoned": topics.abandoned,
-        "call.wrapup": topics.wrapup,
-        "agent.state": topics.agent_state,
-    }[event_type]
-
-
 def key_of(event: dict[str, Any]) -> bytes:
     """Call events are keyed by queue (co-partitioned call topics), agent states by agent."""
     key = event["agent_id"] if event["type"] == "agent.state" else event["queue"]
@@ -106,6 +96,7 @@ async def send_to_kafka(
     dumps = orjson.dumps
     pending: list[asyncio.Future] = []
     stop = stop or asyncio.Event()
+    topic_of = topics.by_event_type()
     for moment, event in items:
         delay = pacer.delay(moment)
         if delay > _MIN_SLEEP:
@@ -113,7 +104,7 @@ async def send_to_kafka(
                 await asyncio.wait_for(stop.wait(), delay)
         if stop.is_set():
             break
-        topic = topic_of(event["type"], topics)
+        topic = topic_of[event["type"]]
         key = key_of(event)
         if bad is not None:
             broken = bad.before(event)

@@ -29,7 +29,6 @@ from streams.config import Settings, load_settings, settings_from_mapping
 from streams.replay import replay_lines
 from streams.simulator.ledger import Ledger
 from streams.simulator.model import Simulation
-from streams.simulator.output import topic_of
 from streams.simulator.scenario import load_scenario, scenario_from_mapping
 from streams.simulator.truth import ground_truth
 
@@ -207,7 +206,7 @@ def test_events_sent_through_kafka_give_the_ground_truth(
     events = []
     for topic, key, value in received:
         event = orjson.loads(value)
-        assert topic == topic_of(event["type"], settings.topics)
+        assert topic == settings.topics.by_event_type()[event["type"]]
         assert key.decode() == (
             event["agent_id"] if event["type"] == "agent.state" else event["queue"]
         )
