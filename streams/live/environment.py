@@ -18,6 +18,51 @@ KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
+def tls_context(
+    cafile: str | None,
+    cafile_name: str,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> ssl.SSLContext:
+    """A client context trusting `cafile` (else the system's CAs), with a client certificate
+    when `certfile` is given. Unusable files raise a UserError naming the variable to fix.
+    An encrypted key is refused instead of letting OpenSSL prompt for its pass phrase."""
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (ssl.SSLError, OSError) as error:
+        raise UserError(
+            f"{cafile_name}={cafile}: not a PEM CA certificate file ({_reason(error)})"
+        ) from None
+    if certfile:
+        try:
+            context.load_cert_chain(certfile, keyfile, password=_no_pass_phrase)
+        except (ssl.SSLError, OSError, _EncryptedKey) as error:
+            raise UserError(
+                f"CCPULSE_KAFKA_SSL_CERTFILE={certfile} with CCPULSE_KAFKA_SSL_KEYFILE="
+                f"{keyfile or '(unset: key in the certificate file)'}: cannot use them as the "
+                f"client certificate and key ({_reason(error)}); both must be PEM, the key "
+                "unencrypted and matching the certificate"
+            ) from None
+    return context
+
+
+class _EncryptedKey(Exception):
+    def __str__(self) -> str:
+        return "the key is encrypted"
+
+
+def _no_pass_phrase() -> bytes:
+    raise _EncryptedKey
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ssl.SSLError) and error.reason:
+        return str(error.reason)
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
 @dataclass(frozen=True)
 class KafkaConnection:
     bootstrap: str = "127.0.0.1:9092"
@@ -34,12 +79,16 @@ class KafkaConnection:
         return [server.strip() for server in self.bootstrap.split(",") if server.strip()]
 
     def ssl_context(self) -> ssl.SSLContext | None:
+        """The client TLS context (None without TLS); a UserError names the file that cannot
+        be used."""
         if "SSL" not in self.security_protocol:
             return None
-        context = ssl.create_default_context(cafile=self.ssl_cafile)
-        if self.ssl_certfile:
-            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
-        return context
+        return tls_context(
+            self.ssl_cafile,
+            "CCPULSE_KAFKA_SSL_CAFILE",
+            self.ssl_certfile,
+            self.ssl_keyfile,
+        )
 
     def aiokafka_kwargs(self) -> dict:
         """Security keyword arguments for aiokafka clients."""
@@ -139,14 +188,26 @@ def kafka_from_env(env: Mapping[str, str] | None = None) -> KafkaConnection:
             f"CCPULSE_KAFKA_SECURITY_PROTOCOL={protocol} needs CCPULSE_KAFKA_SASL_USERNAME and "
             "CCPULSE_KAFKA_SASL_PASSWORD"
         )
-    for name in (
-        "CCPULSE_KAFKA_SSL_CAFILE",
-        "CCPULSE_KAFKA_SSL_CERTFILE",
-        "CCPULSE_KAFKA_SSL_KEYFILE",
-    ):
+    names = ("CCPULSE_KAFKA_SSL_CAFILE", "CCPULSE_KAFKA_SSL_CERTFILE", "CCPULSE_KAFKA_SSL_KEYFILE")
+    for name in names:
         path = env.get(name)
         if path and not Path(path).is_file():
             raise UserError(f"{name}={path}: no such file")
+    if "SSL" not in protocol:
+        configured = [name for name in names if env.get(name)]
+        if configured:
+            # Silently ignoring them would send in plaintext what was meant to go over TLS.
+            raise UserError(
+                f"{' and '.join(configured)} only apply to TLS, but "
+                f"CCPULSE_KAFKA_SECURITY_PROTOCOL={protocol}: set it to SSL or SASL_SSL "
+                "(or unset them)"
+            )
+    elif connection.ssl_keyfile and not connection.ssl_certfile:
+        raise UserError(
+            "CCPULSE_KAFKA_SSL_KEYFILE is set without CCPULSE_KAFKA_SSL_CERTFILE: set both "
+            "for a client certificate"
+        )
+    connection.ssl_context()  # unusable certificate files fail here, naming the variable
     return connection
 
 
@@ -161,6 +222,14 @@ def redis_from_env(env: Mapping[str, str] | None = None) -> RedisConnection:
     cafile = env.get("CCPULSE_REDIS_TLS_CAFILE") or None
     if cafile and not Path(cafile).is_file():
         raise UserError(f"CCPULSE_REDIS_TLS_CAFILE={cafile}: no such file")
+    if cafile and urlsplit(url).scheme != "rediss":
+        # redis-py would fail with a TypeError: only its TLS connections take a CA file.
+        raise UserError(
+            "CCPULSE_REDIS_TLS_CAFILE only applies to TLS: set CCPULSE_REDIS_URL to a "
+            f"rediss:// URL (got {urlsplit(url).scheme}://) or unset it"
+        )
+    if cafile:
+        tls_context(cafile, "CCPULSE_REDIS_TLS_CAFILE")  # not PEM: fail here, naming it
     return RedisConnection(
         url=url, password=env.get("CCPULSE_REDIS_PASSWORD") or None, ssl_cafile=cafile
     )

@@ -11,10 +11,12 @@ import hashlib
 import logging
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from streams.services.kafka_dist import KafkaDistribution
@@ -33,6 +35,29 @@ DEFAULT_HEAP = "512m"
 # worker expects, so the co-partitioned call topics line up whoever creates them first.
 DEFAULT_PARTITIONS = 4
 _NODE_ID = 1
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """TLS for the client listener, from PEM files (no keytool, no JKS).
+
+    `certfile`: the broker's certificate (chain); its subjectAltName must name 127.0.0.1,
+    since clients check it. It should also allow clientAuth: the broker connects to itself
+    with it (inter-broker listener) and so does `probe`. `keyfile`: its unencrypted PKCS#8
+    key. `cafile`: the CA the probe trusts, and with `client_auth` the CA client
+    certificates must be signed by (`ssl.client.auth=required`).
+    """
+
+    certfile: Path | str
+    keyfile: Path | str
+    cafile: Path | str
+    client_auth: bool = False
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.cafile))
+        context.load_cert_chain(str(self.certfile), str(self.keyfile))
+        return context
 
 
 def java_executable() -> str:
@@ -87,6 +112,8 @@ class KafkaBroker(ManagedService):
         distribution: KafkaDistribution | None = None,
         bind_to_parent: bool = True,
         sasl_users: Mapping[str, str] | None = None,
+        sasl_mechanism: str = "PLAIN",
+        tls: BrokerTls | None = None,
     ) -> None:
         super().__init__(data_dir, bind_to_parent=bind_to_parent)
         self.host = "127.0.0.1"
@@ -98,10 +125,20 @@ class KafkaBroker(ManagedService):
         self.distribution = distribution or KafkaDistribution()
         # When set, the JVM writes its class archive here on exit (see `build_class_archive`).
         self.class_archive_out: Path | None = None
-        # username -> password: clients must log in with SASL/PLAIN (SASL_PLAINTEXT listener);
-        # the first user is the broker's own. For tests of secured clients, on loopback.
+        # username -> password: clients must log in with SASL (`sasl_mechanism`: PLAIN, or
+        # SCRAM-SHA-256/512 whose credentials are stored when the storage is formatted); the
+        # first user is the broker's own. For tests of secured clients, on loopback.
         self.sasl_users = dict(sasl_users or {})
-        self.client_protocol = "SASL_PLAINTEXT" if self.sasl_users else "PLAINTEXT"
+        if sasl_mechanism not in SASL_MECHANISMS:
+            raise ServiceError(
+                f"sasl_mechanism {sasl_mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}"
+            )
+        self.sasl_mechanism = sasl_mechanism
+        # With `tls` the client listener speaks TLS (SSL, or SASL_SSL with `sasl_users`).
+        self.tls = tls
+        self.client_protocol = ("SASL_" if self.sasl_users else "") + (
+            "PLAINTEXT" if tls is None else "SSL"
+        )
 
     @property
     def bootstrap(self) -> str:
@@ -115,6 +152,11 @@ class KafkaBroker(ManagedService):
     @property
     def config_file(self) -> Path:
         return self.data_dir / "server.properties"
+
+    @property
+    def keystore_file(self) -> Path:
+        """With `tls`: the broker's key and certificate chain in one PEM file (mode 0600)."""
+        return self.data_dir / "keystore.pem"
 
     @property
     def server_log(self) -> Path:
@@ -155,14 +197,32 @@ class KafkaBroker(ManagedService):
         }
         if self.sasl_users:
             (broker_user, broker_password), *_ = self.sasl_users.items()
-            logins = " ".join(f'user_{user}="{word}"' for user, word in self.sasl_users.items())
-            settings |= {
-                "sasl.enabled.mechanisms": "PLAIN",
-                "sasl.mechanism.inter.broker.protocol": "PLAIN",
-                "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+            mechanism = self.sasl_mechanism
+            prefix = f"listener.name.{self.client_protocol.lower()}.{mechanism.lower()}"
+            if mechanism == "PLAIN":
+                logins = " ".join(f'user_{user}="{word}"' for user, word in self.sasl_users.items())
+                jaas = (
                     "org.apache.kafka.common.security.plain.PlainLoginModule required "
                     f'username="{broker_user}" password="{broker_password}" {logins};'
-                ),
+                )
+            else:  # SCRAM: the users' salted credentials are in the metadata (format time)
+                jaas = (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                    f'username="{broker_user}" password="{broker_password}";'
+                )
+            settings |= {
+                "sasl.enabled.mechanisms": mechanism,
+                "sasl.mechanism.inter.broker.protocol": mechanism,
+                f"{prefix}.sasl.jaas.config": jaas,
+            }
+        if self.tls is not None:
+            settings |= {
+                "ssl.keystore.type": "PEM",
+                "ssl.keystore.location": str(self.keystore_file),
+                "ssl.truststore.type": "PEM",
+                "ssl.truststore.location": str(Path(self.tls.cafile).resolve()),
+                "ssl.client.auth": "required" if self.tls.client_auth else "none",
+                "ssl.endpoint.identification.algorithm": "https",
             }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -189,6 +249,14 @@ class KafkaBroker(ManagedService):
         self.config_file.touch(mode=0o600)
         self.config_file.chmod(0o600)
         self.config_file.write_text(self.server_properties())
+        if self.tls is not None:
+            self.keystore_file.touch(mode=0o600)
+            self.keystore_file.chmod(0o600)
+            self.keystore_file.write_text(
+                Path(self.tls.keyfile).read_text().rstrip("\n")
+                + "\n"
+                + Path(self.tls.certfile).read_text()
+            )
         (self.data_dir / "log4j.properties").write_text(self.log4j_properties())
         if not (self.data_dir / "data" / "meta.properties").exists():
             self._format_storage()
@@ -219,7 +287,29 @@ class KafkaBroker(ManagedService):
         archive = class_archive_path(self.distribution, java_executable())
         return [f"-XX:SharedArchiveFile={archive}"] if archive.is_file() else []
 
+    def _scram_arguments(self) -> list[str]:
+        """`--add-scram` for each SASL user when the mechanism is SCRAM (KRaft keeps SCRAM
+        credentials in its metadata, which the storage format seeds). The tool takes them only
+        on its command line, so they show in the process list for the second it runs: fine for
+        the made-up passwords of a loopback test broker, which is what this is for."""
+        if not self.sasl_users or not self.sasl_mechanism.startswith("SCRAM"):
+            return []
+        arguments = []
+        for user, password in self.sasl_users.items():
+            for text in (user, password):
+                if any(char in text for char in '",[]=\\') or not text:
+                    raise ServiceError(
+                        "SCRAM user names and passwords here must be non-empty and without "
+                        'quotes, commas, brackets, "=" or backslashes'
+                    )
+            arguments += [
+                "--add-scram",
+                f'{self.sasl_mechanism}=[name="{user}",password="{password}"]',
+            ]
+        return arguments
+
     def _format_storage(self) -> None:
+        scram = self._scram_arguments()
         command = self._java_command(
             "kafka.tools.StorageTool",
             "format",
@@ -228,15 +318,19 @@ class KafkaBroker(ManagedService):
             "--config",
             str(self.config_file),
             "--ignore-formatted",
+            *scram,
             one_shot=True,
         )
         result = subprocess.run(
             command, cwd=self.data_dir, capture_output=True, text=True, timeout=120, check=False
         )
         if result.returncode != 0:
+            output = (result.stdout + result.stderr)[-3000:]
+            for password in self.sasl_users.values() if scram else ():
+                output = output.replace(password, "***")
             raise ServiceError(
                 f"kafka storage format failed (exit {result.returncode}) in {self.data_dir}:\n"
-                + (result.stdout + result.stderr)[-3000:]
+                + output
             )
 
     def ports(self) -> list[int]:
@@ -261,15 +355,16 @@ class KafkaBroker(ManagedService):
         from aiokafka import AIOKafkaClient
         from aiokafka.errors import KafkaError
 
-        login = {}
+        login: dict = {"security_protocol": self.client_protocol}
         if self.sasl_users:
             ((user, password), *_) = self.sasl_users.items()
-            login = {
-                "security_protocol": "SASL_PLAINTEXT",
-                "sasl_mechanism": "PLAIN",
+            login |= {
+                "sasl_mechanism": self.sasl_mechanism,
                 "sasl_plain_username": user,
                 "sasl_plain_password": password,
             }
+        if self.tls is not None:
+            login["ssl_context"] = self.tls.client_context()
         client = AIOKafkaClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000, **login)
         quiet = logging.getLogger("aiokafka")
         previous_level = quiet.level

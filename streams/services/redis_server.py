@@ -1,12 +1,14 @@
 """A local redis-server (Debian's package) on 127.0.0.1, without persistence.
 
 The configuration goes to redis-server on stdin (`redis-server -`), so an optional password
-(`requirepass`) never lands in a file or in the process list.
+(`requirepass`) never lands in a file or in the process list. With `tls` it accepts only TLS
+connections (`rediss://`; Debian's redis-server is built with TLS).
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from streams.services.process import ManagedService, ServiceError, port_accepts
@@ -24,6 +26,16 @@ def redis_executable() -> str:
     return found
 
 
+@dataclass(frozen=True)
+class RedisTls:
+    """PEM files for a TLS-only server: its certificate (subjectAltName 127.0.0.1), its key,
+    and the CA clients trust (the probe uses it). Clients need no certificate of their own."""
+
+    certfile: Path | str
+    keyfile: Path | str
+    cafile: Path | str
+
+
 class RedisServer(ManagedService):
     """redis-server as a child process; its pidfile and log live under `data_dir`."""
 
@@ -38,11 +50,17 @@ class RedisServer(ManagedService):
         port: int = DEFAULT_PORT,
         password: str | None = None,
         bind_to_parent: bool = True,
+        tls: RedisTls | None = None,
     ) -> None:
         super().__init__(data_dir, bind_to_parent=bind_to_parent)
         self.host = "127.0.0.1"
         self.port = port
         self.password = password or None
+        self.tls = tls
+
+    @property
+    def scheme(self) -> str:
+        return "redis" if self.tls is None else "rediss"
 
     @property
     def address(self) -> str:
@@ -52,22 +70,33 @@ class RedisServer(ManagedService):
     def url(self) -> str:
         """`redis://` URL for clients (CCPULSE_REDIS_URL), with the password if one is set."""
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}{self.host}:{self.port}/0"
+        return f"{self.scheme}://{auth}{self.host}:{self.port}/0"
 
     @property
     def display_url(self) -> str:
         """`url` with the password masked, for logs and terminals."""
         auth = ":***@" if self.password else ""
-        return f"redis://{auth}{self.host}:{self.port}/0"
+        return f"{self.scheme}://{auth}{self.host}:{self.port}/0"
 
     @property
     def pidfile(self) -> Path:
         return self.data_dir / "redis.pid"
 
     def config_text(self) -> str:
+        if self.tls is None:
+            ports = [f"port {self.port}"]
+        else:
+            ports = [
+                "port 0",  # no plaintext listener
+                f"tls-port {self.port}",
+                f'tls-cert-file "{_quote(str(Path(self.tls.certfile).resolve()))}"',
+                f'tls-key-file "{_quote(str(Path(self.tls.keyfile).resolve()))}"',
+                f'tls-ca-cert-file "{_quote(str(Path(self.tls.cafile).resolve()))}"',
+                "tls-auth-clients no",
+            ]
         lines = [
             f"bind {self.host}",
-            f"port {self.port}",
+            *ports,
             "protected-mode yes",
             "daemonize no",
             f"pidfile {self.pidfile}",
@@ -103,10 +132,12 @@ class RedisServer(ManagedService):
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        tls = {} if self.tls is None else {"ssl": True, "ssl_ca_certs": str(self.tls.cafile)}
         client = redis.Redis(
             host=self.host,
             port=self.port,
             password=self.password,
+            **tls,
             socket_timeout=1.0,
             socket_connect_timeout=1.0,
             # The caller polls; redis-py's default retries would hide a wrong password for ~4 s.
