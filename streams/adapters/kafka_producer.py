@@ -15,6 +15,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from streams.adapters.tls_diagnosis import kafka_tls_problem
 from streams.errors import UserError
 from streams.live.environment import KafkaConnection
 
@@ -68,6 +69,9 @@ async def start_producer(kafka: KafkaConnection, timeout: float = 15.0, **overri
         await asyncio.wait_for(producer.start(), timeout)
     except (KafkaError, OSError, TimeoutError) as error:
         await producer.stop()
+        problem = await kafka_tls_problem(kafka)
+        if problem is not None:
+            raise UserError(problem) from None
         raise UserError(
             f"cannot reach Kafka at {kafka.redacted()} ({type(error).__name__}): start the "
             "broker or set CCPULSE_KAFKA_BOOTSTRAP"

@@ -29,6 +29,7 @@ from streams.adapters.redis_fields import (
     snapshot_writes,
     update_message,
 )
+from streams.adapters.tls_diagnosis import redis_tls_problem
 from streams.errors import UserError
 from streams.live.environment import RedisConnection
 
@@ -66,6 +67,9 @@ async def check_reachable(connection: RedisConnection, timeout: float = 5.0) -> 
             ) from None
         raise UserError(f"Redis at {where} answered with an error: {error}") from None
     except (RedisError, OSError) as error:
+        problem = await redis_tls_problem(connection)
+        if problem is not None:
+            raise UserError(problem) from None
         raise UserError(
             f"cannot reach Redis at {where} ({type(error).__name__}): start redis-server or "
             "set CCPULSE_REDIS_URL"

@@ -228,6 +228,19 @@ def test_kafka_tls_with_an_untrusted_ca_names_the_cafile_setting(
     assert "certificate" in output
 
 
+def test_produce_with_an_untrusted_ca_names_the_cafile_setting(tmp_path, pki, tls_broker):
+    events = tmp_path / "one.jsonl"
+    events.write_bytes(
+        b'{"type": "call.offered", "event_id": "e1", "ts": 1.0, "call_id": "c1", '
+        b'"queue": "sales"}\n'
+    )
+    env = tls_env(tls_broker, pki, CCPULSE_KAFKA_SSL_CAFILE=str(pki.other_ca))
+    done = run_ccpulse("produce", str(events), env=env)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "CCPULSE_KAFKA_SSL_CAFILE" in done.stderr and "certificate" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_kafka_tls_without_the_required_client_certificate_names_the_certfile_setting(
     tmp_path, pki, tls_broker, redis_url
 ):

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from integration.tls_support import Pki, make_pki
 
+from streams.adapters.redis_publisher import check_reachable
+from streams.adapters.tls_diagnosis import kafka_tls_problem, tls_problem
 from streams.errors import UserError
 from streams.live.app import faust_credentials
 from streams.live.environment import kafka_from_env, redis_from_env, worker_from_env
-from streams.live.preflight import check_redis, kafka_tls_problem, tls_problem
 
 
 @pytest.fixture(scope="module")
@@ -222,11 +223,11 @@ async def test_kafka_diagnosis_names_the_setting(pki, serve):
 async def test_redis_check_names_the_tls_setting(pki, serve):
     tls = serve(server_context(pki))
     with pytest.raises(UserError, match="use a rediss:// URL in CCPULSE_REDIS_URL"):
-        await check_redis(redis_from_env({"CCPULSE_REDIS_URL": f"redis://127.0.0.1:{tls}/0"}))
+        await check_reachable(redis_from_env({"CCPULSE_REDIS_URL": f"redis://127.0.0.1:{tls}/0"}))
     env = {
         "CCPULSE_REDIS_URL": f"rediss://:hunter2@127.0.0.1:{tls}/0",
         "CCPULSE_REDIS_TLS_CAFILE": str(pki.other_ca),
     }
     with pytest.raises(UserError, match="set CCPULSE_REDIS_TLS_CAFILE") as raised:
-        await check_redis(redis_from_env(env))
+        await check_reachable(redis_from_env(env))
     assert "hunter2" not in str(raised.value)
