@@ -145,7 +145,9 @@ class RedisPublisher:
         writes = snapshot_writes(snapshot)
         if not writes:
             return
-        pipe = self.client.pipeline(transaction=False)
+        # MULTI/EXEC: a wallboard or Grafana reading between two commands would otherwise see
+        # one queue's new numbers beside another's old ones, or a field not yet deleted.
+        pipe = self.client.pipeline(transaction=True)
         for write in writes:
             pipe.hset(write.key, mapping=write.fields)
             if write.nulls:

@@ -56,7 +56,9 @@ class RedisSource:
                 name.decode() if isinstance(name, bytes) else name
                 for name in await self.client.smembers(QUEUES_SET)
             )
-            pipe = self.client.pipeline(transaction=False)
+            # One transaction: every queue read at the same publish (the worker writes each
+            # publish as one transaction too).
+            pipe = self.client.pipeline(transaction=True)
             for name in names:
                 pipe.hget(QUEUE_KEY_PREFIX + name, "snapshot")
             raws = await pipe.execute() if names else []

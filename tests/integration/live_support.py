@@ -260,8 +260,9 @@ class WorkerProcess:
 
 
 def redis_snapshot(client: Any) -> dict[str, Any] | None:
-    """{"as_of", "queues", "teams"} as published, or None while writes of several publishes
-    are mixed (they are not transactional)."""
+    """{"as_of", "queues", "teams"} as published, or None while the queues hold publishes of
+    different times (each worker's publish is one transaction, but two workers publish apart,
+    and the reads here are several commands)."""
     queues, teams, stamps = {}, {}, set()
     for name in sorted(client.smembers("ccpulse:queues")):
         document = json.loads(client.hget(f"ccpulse:queue:{name.decode()}", "snapshot"))

@@ -4,7 +4,10 @@ fail-fast when Kafka is unreachable. Real redis-server, real broker."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+from pathlib import Path
 
 import redis
 from helpers import wait_until
@@ -18,9 +21,13 @@ from live_support import (
     write_config,
 )
 
+from streams.adapters.redis_publisher import RedisPublisher
 from streams.config import load_settings
+from streams.live.environment import redis_from_env
 from streams.replay import replay_lines
 from streams.services import free_ports
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def wait_equal_to_replay(client, lines, settings, timeout: float = 60) -> None:
@@ -148,3 +155,27 @@ def test_unreachable_kafka_and_redis_fail_fast_naming_the_variable(
     )
     assert code == 2 and seconds < 20, log
     assert "cannot reach Redis" in log and "CCPULSE_REDIS_URL" in log, log
+
+
+def test_one_publish_is_one_redis_transaction(redis_url: str) -> None:
+    """Readers never see half a publish: every queue, its flat fields and deletions, the sets
+    and the update message go in one MULTI/EXEC (counted by the real server)."""
+    snapshot = json.loads((FIXTURES / "replay_basic.expected.json").read_text())
+    assert len(snapshot["queues"]) >= 2
+    client = redis.Redis.from_url(redis_url)
+
+    def transactions() -> tuple[int, int]:
+        stats = client.info("commandstats")
+        return tuple(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("multi", "exec"))
+
+    async def publish_once() -> bool:
+        publisher = RedisPublisher(redis_from_env({"CCPULSE_REDIS_URL": redis_url}))
+        try:
+            return await publisher.publish(snapshot)
+        finally:
+            await publisher.close()
+
+    before = transactions()
+    assert asyncio.run(publish_once())
+    assert transactions() == (before[0] + 1, before[1] + 1)
+    assert set(client.smembers("ccpulse:queues")) >= {q.encode() for q in snapshot["queues"]}
