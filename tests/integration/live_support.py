@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from helpers import wait_until
+
+from streams.replay import replay_lines
 
 
 @dataclass
@@ -301,6 +304,28 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
             return []
         return [f"{path}: expected {expected!r}, got {actual!r}"]
     return [] if expected == actual else [f"{path}: expected {expected!r}, got {actual!r}"]
+
+
+def wait_redis_equals_replay(
+    client: Any, lines: list[bytes], settings: Any, worker: WorkerProcess, timeout: float = 90
+) -> None:
+    """Wait until every queue in Redis equals `replay` of `lines` at the published `as_of`
+    (failing at once if the worker dies; the last differences are the failure message)."""
+    last: list[str] = []
+
+    def redis_matches_replay() -> bool:
+        worker.assert_running()
+        published = redis_snapshot(client)
+        if published is None:
+            return False
+        expected = replay_lines(lines, settings, at=epoch(published["as_of"])).snapshot
+        last[:] = differences(expected["queues"], published["queues"])
+        return not last and bool(published["queues"])
+
+    try:
+        wait_until(redis_matches_replay, timeout=timeout, message="Redis equals replay")
+    except AssertionError:
+        raise AssertionError("\n".join(last[:30]) or "nothing published") from None
 
 
 def published_scopes(client: Any) -> dict[tuple[str, str], dict[str, Any]]:

@@ -14,19 +14,15 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import wait_until
 from live_support import (
     CCPULSE,
     WorkerProcess,
     build_scenario,
-    differences,
-    epoch,
-    redis_snapshot,
+    wait_redis_equals_replay,
     write_config,
 )
 
 from streams.config import load_settings
-from streams.replay import replay_lines
 from streams.services import KafkaBroker, free_ports
 
 USER = "ccpulse"
@@ -98,20 +94,7 @@ def test_produce_and_worker_log_in_and_publish_what_replay_computes(
     worker.start()
     try:
         client = redis.Redis.from_url(server.url)
-        settings = load_settings(config)
-        last: list[str] = []
-
-        def redis_matches_replay() -> bool:
-            worker.assert_running()
-            published = redis_snapshot(client)
-            if published is None:
-                return False
-            at = epoch(published["as_of"])
-            expected = replay_lines(scenario.lines, settings, at=at).snapshot
-            last[:] = differences(expected["queues"], published["queues"])
-            return not last and bool(published["queues"])
-
-        wait_until(redis_matches_replay, timeout=90, message="Redis equals replay (see last)")
+        wait_redis_equals_replay(client, scenario.lines, load_settings(config), worker)
         assert password not in worker.log_text()
     finally:
         worker.stop()

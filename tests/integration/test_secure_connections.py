@@ -17,20 +17,16 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import wait_until
 from live_support import (
     CCPULSE,
     WorkerProcess,
     build_scenario,
-    differences,
-    epoch,
-    redis_snapshot,
+    wait_redis_equals_replay,
     write_config,
 )
 from tls_support import Pki, make_pki
 
 from streams.config import load_settings
-from streams.replay import replay_lines
 from streams.services import free_ports
 from streams.services.kafka import BrokerTls, KafkaBroker
 from streams.services.redis_server import RedisServer, RedisTls
@@ -143,20 +139,7 @@ def produce_and_publish(
     worker.start()
     try:
         client = redis.Redis.from_url(redis_url, **redis_client_kwargs(redis_env))
-        settings = load_settings(config)
-        last: list[str] = []
-
-        def redis_matches_replay() -> bool:
-            worker.assert_running()
-            published = redis_snapshot(client)
-            if published is None:
-                return False
-            at = epoch(published["as_of"])
-            expected = replay_lines(scenario.lines, settings, at=at).snapshot
-            last[:] = differences(expected["queues"], published["queues"])
-            return not last and bool(published["queues"])
-
-        wait_until(redis_matches_replay, timeout=90, message="Redis equals replay (see last)")
+        wait_redis_equals_replay(client, scenario.lines, load_settings(config), worker)
         client.close()
     finally:
         worker.stop()
