@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     except UserError:
         loop.close()
         raise
+    from streams.live.log_throttle import throttle_repeated_messages
+
+    # After the preflight, which reads aiokafka's login errors to name the settings to fix.
+    throttle_repeated_messages()
     env.state_dir.mkdir(parents=True, exist_ok=True)
     worker = LiveWorker(settings, env)
     return worker.run(loop)
