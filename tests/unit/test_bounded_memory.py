@@ -22,7 +22,8 @@ def derived_sizes(engine: Engine) -> dict[str, int]:
     derived = engine._index()
     return {
         "expiry": len(derived.expiry),
-        "seen_order": len(derived.seen_order),
+        "seen_ids": len(derived.seen_ids),
+        "seen_ts": len(derived.seen_ts),
         "waiting": sum(len(calls) for calls in derived.waiting.values()),
         "rolling": len(derived.rolling),
     }
