@@ -13,6 +13,12 @@ from streams.live.jsonbytes import dumps
 # Kafka's default message limit is 1 MB; base64 grows bytes by a third, so larger originals are
 # cut (and marked as cut) rather than making the dead-letter send itself fail.
 MAX_ORIGINAL_BYTES = 512 * 1024
+# The detail quotes the offending value (`unknown event type '...'`), which can be as long as
+# the message itself; so can a key. Both are bounded so that a dead-letter record always fits
+# one Kafka message (about 700 kB at most): a record the broker refuses would stop the worker,
+# and its restart would read the same input again.
+MAX_DETAIL_CHARS = 2000
+MAX_KEY_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +33,8 @@ def dead_letter_value(
 ) -> bytes:
     """The JSON value of a `cc.dead-letter` message."""
     payload = original or b""
+    if len(detail) > MAX_DETAIL_CHARS:
+        detail = f"{detail[:MAX_DETAIL_CHARS]}... ({len(detail) - MAX_DETAIL_CHARS} characters cut)"
     record: dict[str, Any] = {
         "reason": reason,
         "detail": detail,
@@ -37,6 +45,11 @@ def dead_letter_value(
         "rejected_at": rejected_at,
     }
     return dumps(record)
+
+
+def dead_letter_key(key: bytes | None) -> bytes | None:
+    """The key of a dead-letter record: the original message's, unless it is too big to send."""
+    return key if key is None or len(key) <= MAX_KEY_BYTES else None
 
 
 def decode_dead_letter(value: bytes) -> dict[str, Any]:

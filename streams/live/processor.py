@@ -26,7 +26,7 @@ from streams.kpi.events import (
     Event,
     Rejection,
 )
-from streams.live.deadletter import SourcePosition, dead_letter_value
+from streams.live.deadletter import SourcePosition, dead_letter_key, dead_letter_value
 from streams.live.jsonbytes import dumps
 from streams.live.table_state import PartitionCursor
 
@@ -223,7 +223,9 @@ class BatchProcessor:
 
     def _dead_letter(self, message: SourceMessage, outcome: Outcome, now: float) -> OutgoingRecord:
         source = SourcePosition(message.topic, message.partition, message.offset)
-        value = dead_letter_value(
-            message.value, outcome.reason or "unknown", outcome.detail, source, now
-        )
-        return OutgoingRecord(self.dead_letter_topic, message.key, value)
+        detail = outcome.detail
+        key = dead_letter_key(message.key)
+        if key is None and message.key is not None:
+            detail = f"{detail} (message key of {len(message.key)} bytes not kept)"
+        value = dead_letter_value(message.value, outcome.reason or "unknown", detail, source, now)
+        return OutgoingRecord(self.dead_letter_topic, key, value)

@@ -172,3 +172,45 @@ def test_garbage_wrong_types_and_unknown_types_are_dead_lettered(
         worker.assert_running()
     finally:
         worker.stop()
+
+
+def test_huge_bad_message_is_dead_lettered_and_the_worker_keeps_going(
+    tmp_path, kafka_bootstrap, start_redis
+):
+    # 600 kB of `type`: the dead-letter record once quoted it in `detail` beside the base64
+    # original (1.3 MB), the broker refused it and the worker stopped (then, restarted, read
+    # the same message again).
+    server = start_redis()
+    config = write_config(tmp_path / "ccpulse.toml", "huge")
+    (port,) = free_ports(1)
+    worker = WorkerProcess(tmp_path / "w", config, kafka_bootstrap, server.url, "huge-app", port)
+    now = time.time()
+    huge = orjson.dumps({"type": "x" * 600_000, "event_id": "h1", "ts": now - 5})
+    offered = orjson.dumps(
+        {"type": "call.offered", "event_id": "h2", "ts": now - 4, "call_id": "c1", "queue": "q"}
+    )
+    try:
+        worker.start()
+        wait_until(worker.ready, timeout=60, message="worker ready")
+        asyncio.run(
+            send(
+                kafka_bootstrap,
+                [("huge.call.offered", b"q", huge), ("huge.call.offered", b"q", offered)],
+            )
+        )
+        (letter,) = asyncio.run(read_topic(kafka_bootstrap, "huge.dead-letter", 1))
+        decoded = decode_dead_letter(letter.value)
+        assert decoded["reason"] == "unknown_type"
+        assert decoded["original_size"] == len(huge)
+        client = redis.Redis.from_url(server.url)
+        wait_until(
+            lambda: (
+                (redis_snapshot(client) or {}).get("queues", {}).get("q", {}).get("calls_waiting")
+                == 1
+            ),
+            timeout=30,
+            message="valid event after the huge bad one applied",
+        )
+        worker.assert_running()
+    finally:
+        worker.stop()
