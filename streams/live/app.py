@@ -27,7 +27,7 @@ from streams.adapters.prometheus_collector import engine_registry
 from streams.adapters.redis_publisher import RedisPublisher
 from streams.config import Settings
 from streams.kpi.engine import Engine
-from streams.live.bulk_consumer import BulkConsumer
+from streams.live.bulk_consumer import BulkConsumer, GuardedConsumer
 from streams.live.environment import WorkerEnvironment
 from streams.live.processor import BatchProcessor, partition_for_key
 from streams.live.table_state import PartitionCursor, TableStore
@@ -162,16 +162,20 @@ class LiveWorker:
             value_serializer="raw",
             partitions=settings.partitions,
         )
-        # Source topics bypass Faust's per-message stream path (see bulk_consumer).
+        # No commit after a record failed to reach Kafka (GuardedConsumer), and source topics
+        # bypass Faust's per-message stream path (see bulk_consumer).
+        self.delivery_error: BaseException | None = None
+        consumer_attributes: dict[str, Any] = {
+            "delivery_failure": staticmethod(lambda: self.delivery_error)
+        }
         if tuning.bulk:
-            self.app.transport.Consumer = type(
-                "CcpulseConsumer",
-                (BulkConsumer,),
-                {
-                    "bulk_handler": staticmethod(self.handle_bulk),
-                    "bulk_topics": frozenset(self.processor.source_topics),
-                },
-            )
+            consumer_attributes["bulk_handler"] = staticmethod(self.handle_bulk)
+            consumer_attributes["bulk_topics"] = frozenset(self.processor.source_topics)
+        self.app.transport.Consumer = type(
+            "CcpulseConsumer",
+            (BulkConsumer if tuning.bulk else GuardedConsumer,),
+            consumer_attributes,
+        )
         self.readiness = Readiness(tables=1)
         self.publisher = RedisPublisher(env.redis)
         self.registry = engine_registry(self.engine, self.owned_snapshot)
@@ -282,8 +286,11 @@ class LiveWorker:
         if future.cancelled() or future.exception() is None:
             return
         # Offsets of the batch may already be acknowledged: stop rather than commit past state
-        # that never reached Kafka (the restart redelivers from the last good commit).
+        # that never reached Kafka (the restart redelivers from the last good commit). The
+        # crash is only scheduled here; `delivery_error` stops the commit that may run first.
         error = future.exception()
+        if self.delivery_error is None:
+            self.delivery_error = error
         log.critical("a state/routing record could not be written to Kafka: %r", error)
         self.app.loop.create_task(self.app.crash(error))
 

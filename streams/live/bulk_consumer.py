@@ -25,6 +25,12 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from mode.utils.futures import notify
 
 BulkHandler = Callable[[list[Any]], Awaitable[None]]
+DeliveryFailure = Callable[[], BaseException | None]
+
+
+def _no_failure() -> BaseException | None:
+    return None
+
 
 # Faust fixes the broker-side fetch wait at 1.5 s. aiokafka leaves a partition whose records
 # are still buffered out of the next fetch, so a fetch in flight for the other partitions can
@@ -45,7 +51,32 @@ class _BatchInFlight:
     __slots__ = ("__weakref__",)
 
 
-class BulkConsumer(AIOKafkaFaustConsumer):
+class GuardedConsumer(AIOKafkaFaustConsumer):
+    """Faust's consumer, but no offset commit once a state, routing or dead-letter record
+    failed to reach Kafka (`delivery_failure` returns the error).
+
+    Why: the worker acknowledges a batch once its records are handed to the producer, and
+    Faust commits acknowledged offsets after `producer.flush()`, which returns when every
+    record is *done*, delivered or failed. The failure callback only schedules the worker's
+    crash, so the commit that follows the flush would still go out and move the offsets past
+    events whose changelog records never reached Kafka: the restart would neither have their
+    effect nor read them again (lost, or half applied)."""
+
+    delivery_failure: DeliveryFailure = staticmethod(_no_failure)
+
+    async def _commit(self, offsets: Any) -> bool:
+        failure = self.delivery_failure()
+        if failure is not None:
+            self.log.error(
+                "offsets not committed: a record of a processed batch could not be written "
+                "to Kafka (%r); the restart reads those events again",
+                failure,
+            )
+            return False
+        return await super()._commit(offsets)
+
+
+class BulkConsumer(GuardedConsumer):
     bulk_handler: BulkHandler | None = None
     bulk_topics: frozenset[str] = frozenset()
 

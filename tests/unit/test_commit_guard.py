@@ -1,0 +1,55 @@
+"""No offset commit after a record of a processed batch failed to reach Kafka.
+
+The worker acknowledges a batch once its changelog, routing and dead-letter records are handed
+to the producer; Faust commits acknowledged offsets after `producer.flush()`, which returns
+when every record is done, delivered *or failed*. The commit must not go out after a failure.
+No Kafka here: the consumer's thread is replaced by a recorder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from faust.types import TP
+
+from streams.config import Settings
+from streams.live.app import LiveWorker
+from streams.live.environment import (
+    KafkaConnection,
+    RedisConnection,
+    WorkerEnvironment,
+    WorkerTuning,
+)
+
+OFFSETS = {TP("cc.call.offered", 0): 5}
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_no_commit_once_a_record_failed_to_reach_kafka(bulk):
+    async def scenario() -> tuple[list, list]:
+        env = WorkerEnvironment(
+            KafkaConnection(), RedisConnection(), tuning=WorkerTuning(bulk=bulk)
+        )
+        worker = LiveWorker(Settings(), env)
+        consumer = worker.app.consumer
+        commits: list = []
+
+        async def commit(offsets):
+            commits.append(dict(offsets))
+            return True
+
+        consumer._thread.commit = commit
+        assert await consumer._commit(OFFSETS) is True  # nothing failed yet: committed
+        before = list(commits)
+
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError("MessageSizeTooLargeError"))
+        worker.app.crash = lambda error: asyncio.sleep(0)  # the real one stops the app
+        worker._on_delivery(failed)
+        assert await consumer._commit(OFFSETS) is False
+        return before, commits
+
+    before, commits = asyncio.run(scenario())
+    assert before == [OFFSETS]
+    assert commits == [OFFSETS]  # the commit after the failure never reached the consumer
