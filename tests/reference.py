@@ -28,6 +28,9 @@ from streams.config import Settings
 CALL_TYPES = ("call.offered", "call.answered", "call.abandoned", "call.wrapup")
 EVENT_TYPES = (*CALL_TYPES, "agent.state")
 AGENT_STATES = ("logged_out", "available", "on_call", "wrap_up", "not_ready")
+# Longest id or name, most queues in one agent.state (docs/contract-notes.md).
+MAX_TEXT_CHARS = 512
+MAX_AGENT_QUEUES = 512
 BUSY_STATES = ("on_call", "wrap_up")
 IDLE_STATES = ("available",)
 COUNT_FIELDS = (
@@ -81,6 +84,8 @@ def _string(body: dict[str, Any], key: str) -> str:
     value = body[key]
     if not isinstance(value, str) or value == "":
         raise Rejected("invalid_field", f"field {key!r} must be a non-empty string")
+    if len(value) > MAX_TEXT_CHARS:
+        raise Rejected("invalid_field", f"field {key!r} is longer than {MAX_TEXT_CHARS}")
     return value
 
 
@@ -152,9 +157,11 @@ def decode(raw: bytes | str, line_no: int = 0) -> Event:
             raise Rejected("invalid_field", f"unknown state {state!r}")
         queues = body.get("queues")
         if not isinstance(queues, list) or not all(
-            isinstance(queue, str) and queue for queue in queues
+            isinstance(queue, str) and queue and len(queue) <= MAX_TEXT_CHARS for queue in queues
         ):
             raise Rejected("invalid_field", "field 'queues' must be a list of queue names")
+        if len(queues) > MAX_AGENT_QUEUES:
+            raise Rejected("invalid_field", f"field 'queues' has more than {MAX_AGENT_QUEUES}")
         if not queues and state != "logged_out":
             raise Rejected("invalid_field", "field 'queues' is empty")
         if body.get("reason") is not None and not isinstance(body["reason"], str):

@@ -32,6 +32,12 @@ from streams.kpi.events import (
 
 # Keys are joined with this separator in state mappings, so names may not contain it.
 KEY_SEPARATOR: Final = "\x1f"
+# Ids and names become state keys and values (changelog records), Redis keys and Prometheus
+# labels; an agent's queues become one state record. These bounds keep every state record far
+# below Kafka's 1 MB message limit, which a record near it would exceed and stop the worker on
+# every restart, while no ACD's ids or queue names come near them.
+MAX_TEXT_CHARS: Final = 512
+MAX_AGENT_QUEUES: Final = 512
 _INFINITY: Final = math.inf
 # Event times must fit every date computation downstream (local days, intervals, as_of).
 MAX_TS: Final = 32_503_680_000.0  # 3000-01-01T00:00:00Z
@@ -107,9 +113,13 @@ def parse_ts(value: Any) -> float:
 # use one chained comparison for "finite and >= 0" (NaN fails it too).
 def _text(document: dict, field: str) -> str:
     value = document.get(field)
-    if type(value) is not str or not value or KEY_SEPARATOR in value:
+    if type(value) is not str or not value or len(value) > MAX_TEXT_CHARS or KEY_SEPARATOR in value:
         if field not in document:
             raise _Invalid(f"field {field!r} is missing")
+        if type(value) is str and len(value) > MAX_TEXT_CHARS:
+            raise _Invalid(
+                f"field {field!r} is {len(value):,} characters long (at most {MAX_TEXT_CHARS})"
+            )
         if type(value) is str and value:
             raise _Invalid(f"field {field!r} contains the control character U+001F")
         raise _Invalid(f"field {field!r} must be a non-empty string, got {value!r}")
@@ -222,10 +232,22 @@ def _agent_state(document: dict) -> AgentStateEvent:
     queues = document.get("queues")
     if type(queues) is not list:
         raise _Invalid(f"field 'queues' must be a list of queue names, got {queues!r}")
+    if len(queues) > MAX_AGENT_QUEUES:
+        raise _Invalid(f"field 'queues' has {len(queues):,} entries (at most {MAX_AGENT_QUEUES})")
     # In order, without repeats: a list is cheaper than dict.fromkeys for a few names.
     unique: list[str] = []
     for queue in queues:
-        if type(queue) is not str or not queue or KEY_SEPARATOR in queue:
+        if (
+            type(queue) is not str
+            or not queue
+            or len(queue) > MAX_TEXT_CHARS
+            or KEY_SEPARATOR in queue
+        ):
+            if type(queue) is str and len(queue) > MAX_TEXT_CHARS:
+                raise _Invalid(
+                    f"field 'queues' holds a name of {len(queue):,} characters "
+                    f"(at most {MAX_TEXT_CHARS})"
+                )
             raise _Invalid(f"field 'queues' holds {queue!r}, not a queue name")
         if queue not in unique:
             unique.append(queue)

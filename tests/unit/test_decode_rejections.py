@@ -217,6 +217,48 @@ def test_ill_typed_fields(kind: str, field: str, value: Any) -> None:
     assert reference_reason(raw) == "invalid_field"
 
 
+LONGEST = 512  # characters of an id or name; queues of one agent.state (contract-notes)
+TEXT_FIELDS = [
+    (kind, field)
+    for kind, fields in REQUIRED.items()
+    for field in (*fields, "team")
+    if field not in ("ts", "state", "queues", "wait_seconds", "talk_seconds", "acw_seconds")
+    and (field != "team" or kind == "agent.state")
+]
+
+
+@pytest.mark.parametrize(("kind", "field"), TEXT_FIELDS)
+def test_ids_and_names_up_to_the_limit_are_accepted_longer_ones_rejected(
+    kind: str, field: str
+) -> None:
+    longest = encode(body(kind, **{field: "x" * LONGEST}))
+    outcome = fresh_engine().ingest(longest, now=None)
+    assert outcome.status == "accepted", outcome.detail
+    assert reference_reason(longest) is None
+    too_long = encode(body(kind, **{field: "x" * (LONGEST + 1)}))
+    outcome = fresh_engine().ingest(too_long, now=None)
+    assert (outcome.status, outcome.reason) == ("rejected", "invalid_field")
+    assert f"'{field}' is 513 characters long (at most 512)" in outcome.detail
+    assert reference_reason(too_long) == "invalid_field"
+
+
+def test_an_agent_in_too_many_queues_or_a_too_long_queue_name_is_rejected() -> None:
+    most = [f"q{index}" for index in range(LONGEST)]
+    for queues, accepted in (
+        (most, True),
+        ([*most, "one-more"], False),
+        (["x" * LONGEST], True),
+        (["sales", "x" * (LONGEST + 1)], False),
+    ):
+        raw = encode(body("agent.state", queues=queues))
+        outcome = fresh_engine().ingest(raw, now=None)
+        assert (outcome.status == "accepted") is accepted, outcome.detail
+        assert (reference_reason(raw) is None) is accepted
+        if not accepted:
+            assert outcome.reason == "invalid_field"
+            assert "at most 512" in outcome.detail
+
+
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
 @pytest.mark.parametrize("field", ["wait_seconds", "ts"])
 def test_non_finite_numbers(literal: bytes, field: str) -> None:
