@@ -1,8 +1,10 @@
 """The Redis layout of a snapshot (DESIGN.md, "Outputs"): keys and flat hash fields.
 
-Null metrics: the flat field is *deleted* (listed in `nulls`), never written as 0 or "". A
-Grafana Redis panel then shows "no value" for an undefined service level instead of a number,
-and every field that exists parses as a number. The `snapshot` JSON field keeps the nulls.
+Null metrics have no flat field, never one written as 0 or "": each publish replaces the whole
+hash (`RedisPublisher`), so a metric that became null, or a window dropped from the config,
+leaves no old value behind. A Grafana Redis panel then shows "no value" for an undefined
+service level instead of a number, and every field that exists parses as a number. The
+`snapshot` JSON field keeps the nulls.
 """
 
 from __future__ import annotations
@@ -22,8 +24,7 @@ UPDATES_CHANNEL = "ccpulse:updates"
 @dataclass(frozen=True, slots=True)
 class HashWrite:
     key: str
-    fields: dict[str, str]  # HSET
-    nulls: tuple[str, ...]  # HDEL: metrics that are null right now
+    fields: dict[str, str]  # the whole hash: every non-null scalar, `as_of`, `snapshot`
 
 
 def queue_key(queue: str) -> str:
@@ -48,9 +49,7 @@ def scalar_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _flatten_into(
-    prefix: str, document: dict[str, Any], fields: dict[str, str], nulls: list[str]
-) -> None:
+def _flatten_into(prefix: str, document: dict[str, Any], fields: dict[str, str]) -> None:
     # Runs for every field of every queue at every publish: the common types are dispatched
     # inline, `scalar_text` handles the rest.
     for name, value in document.items():
@@ -61,23 +60,22 @@ def _flatten_into(
         elif kind is int:
             fields[path] = str(value)
         elif value is None:
-            nulls.append(path)
+            continue
         elif isinstance(value, dict):
-            _flatten_into(path + ".", value, fields, nulls)
+            _flatten_into(path + ".", value, fields)
         else:
             fields[path] = scalar_text(value)
 
 
 def _hash_write(key: str, scope: dict[str, Any], as_of: str) -> HashWrite:
     fields: dict[str, str] = {}
-    nulls: list[str] = []
     windows = scope.get("windows")
-    _flatten_into("", {k: v for k, v in scope.items() if k != "windows"}, fields, nulls)
+    _flatten_into("", {k: v for k, v in scope.items() if k != "windows"}, fields)
     if windows:
-        _flatten_into("", windows, fields, nulls)
+        _flatten_into("", windows, fields)
     fields["as_of"] = as_of
     fields["snapshot"] = orjson.dumps({**scope, "as_of": as_of}).decode()
-    return HashWrite(key, fields, tuple(nulls))
+    return HashWrite(key, fields)
 
 
 def queue_write(queue: str, snapshot: dict[str, Any], as_of: str) -> HashWrite:

@@ -2,7 +2,7 @@
 
 The worker calls `publish(snapshot)` once per `publish_interval_seconds` with the state of the
 queues and teams it owns, so each queue is written at most once per interval. Every write is
-absolute (HSET of every field, HDEL of null ones, SADD, PUBLISH), never INCR, so a repeated or
+absolute (each hash deleted and written whole, SADD, PUBLISH), never INCR, so a repeated or
 late write is harmless and the first write after an outage restores everything.
 
 Outage: a failed write logs one warning and the publisher backs off (doubling up to
@@ -146,12 +146,13 @@ class RedisPublisher:
         if not writes:
             return
         # MULTI/EXEC: a wallboard or Grafana reading between two commands would otherwise see
-        # one queue's new numbers beside another's old ones, or a field not yet deleted.
+        # one queue's new numbers beside another's old ones, or a hash half written.
         pipe = self.client.pipeline(transaction=True)
         for write in writes:
+            # Replaced whole: a field the snapshot no longer has (a metric now null, a window
+            # dropped from the config) must not keep its old value.
+            pipe.delete(write.key)
             pipe.hset(write.key, mapping=write.fields)
-            if write.nulls:
-                pipe.hdel(write.key, *write.nulls)
         if snapshot["queues"]:
             pipe.sadd(QUEUES_SET, *snapshot["queues"])
         if snapshot.get("teams"):

@@ -158,8 +158,8 @@ def test_unreachable_kafka_and_redis_fail_fast_naming_the_variable(
 
 
 def test_one_publish_is_one_redis_transaction(redis_url: str) -> None:
-    """Readers never see half a publish: every queue, its flat fields and deletions, the sets
-    and the update message go in one MULTI/EXEC (counted by the real server)."""
+    """Readers never see half a publish: every queue's hash (deleted and written whole), the
+    sets and the update message go in one MULTI/EXEC (counted by the real server)."""
     snapshot = json.loads((FIXTURES / "replay_basic.expected.json").read_text())
     assert len(snapshot["queues"]) >= 2
     client = redis.Redis.from_url(redis_url)
@@ -179,3 +179,36 @@ def test_one_publish_is_one_redis_transaction(redis_url: str) -> None:
     assert asyncio.run(publish_once())
     assert transactions() == (before[0] + 1, before[1] + 1)
     assert set(client.smembers("ccpulse:queues")) >= {q.encode() for q in snapshot["queues"]}
+
+
+def test_a_publish_leaves_no_field_of_the_previous_one_behind(redis_url: str) -> None:
+    """A metric that became null and a window dropped from the config (worker restarted with
+    a new config) lose their flat fields at the next publish instead of keeping old values."""
+    snapshot = json.loads((FIXTURES / "replay_basic.expected.json").read_text())
+    queue = next(iter(snapshot["queues"]))
+    client = redis.Redis.from_url(redis_url)
+    later = json.loads(json.dumps(snapshot))
+    windows = later["queues"][queue]["windows"]
+    dropped = next(iter(windows))
+    del windows[dropped]
+    kept = next(iter(windows))
+    windows[kept]["service_level"] = None
+
+    async def publish(*snapshots: dict) -> None:
+        publisher = RedisPublisher(redis_from_env({"CCPULSE_REDIS_URL": redis_url}))
+        try:
+            for each in snapshots:
+                assert await publisher.publish(each)
+        finally:
+            await publisher.close()
+
+    asyncio.run(publish(snapshot))
+    fields = {name.decode() for name in client.hkeys(f"ccpulse:queue:{queue}")}
+    assert f"{dropped}.offered" in fields and f"{kept}.service_level" in fields
+    asyncio.run(publish(later))
+    fields = {name.decode() for name in client.hkeys(f"ccpulse:queue:{queue}")}
+    assert not any(name.startswith(f"{dropped}.") for name in fields), sorted(fields)
+    assert f"{kept}.service_level" not in fields
+    assert f"{kept}.offered" in fields and "snapshot" in fields
+    stored = json.loads(client.hget(f"ccpulse:queue:{queue}", "snapshot"))
+    assert stored["windows"] == windows

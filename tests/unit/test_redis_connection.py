@@ -20,9 +20,8 @@ def publish_commands(snapshot: dict) -> list[tuple]:
     commands: list[tuple] = []
     for write in snapshot_writes(snapshot):
         fields = [part for pair in write.fields.items() for part in pair]
+        commands.append(("DEL", write.key))
         commands.append(("HSET", write.key, *fields))
-        if write.nulls:
-            commands.append(("HDEL", write.key, *write.nulls))
     commands.append(("SADD", "ccpulse:queues", *snapshot["queues"]))
     commands.append(("PUBLISH", "ccpulse:updates", update_message(snapshot)))
     return commands
