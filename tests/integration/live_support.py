@@ -309,8 +309,9 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
 def wait_redis_equals_replay(
     client: Any, lines: list[bytes], settings: Any, worker: WorkerProcess, timeout: float = 90
 ) -> None:
-    """Wait until every queue in Redis equals `replay` of `lines` at the published `as_of`
-    (failing at once if the worker dies; the last differences are the failure message)."""
+    """Wait until every queue and team in Redis equals `replay` of `lines` at the published
+    `as_of` (failing at once if the worker dies; the last differences are the failure
+    message)."""
     last: list[str] = []
 
     def redis_matches_replay() -> bool:
@@ -319,7 +320,10 @@ def wait_redis_equals_replay(
         if published is None:
             return False
         expected = replay_lines(lines, settings, at=epoch(published["as_of"])).snapshot
-        last[:] = differences(expected["queues"], published["queues"])
+        last[:] = differences(
+            {"queues": expected["queues"], "teams": expected["teams"]},
+            {"queues": published["queues"], "teams": published["teams"]},
+        )
         return not last and bool(published["queues"])
 
     try:

@@ -22,10 +22,11 @@ OUTAGE_SECONDS = 8
 OUTAGE_ERRORS = ("Unable connect to node", "Failed fetch messages from")
 
 
-def test_broker_restart_mid_run_ends_with_the_right_state(tmp_path, redis_url):
+def test_broker_restart_mid_run_ends_with_the_right_state(tmp_path, start_redis):
     """The worker keeps running while the broker is down, logs the outage without flooding the
     log, and after the broker is back processes what follows: Redis equals replay of all."""
     port, controller_port, web_port = free_ports(3)
+    redis_url = start_redis().url
     broker = KafkaBroker(tmp_path / "kafka", port=port, controller_port=controller_port)
     config = write_config(tmp_path / "ccpulse.toml", "kout")
     settings = load_settings(config)

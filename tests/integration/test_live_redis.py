@@ -14,40 +14,17 @@ from helpers import wait_until
 from live_support import (
     WorkerProcess,
     build_scenario,
-    differences,
-    epoch,
     produce,
-    redis_snapshot,
+    wait_redis_equals_replay,
     write_config,
 )
 
 from streams.adapters.redis_publisher import RedisPublisher
 from streams.config import load_settings
 from streams.live.environment import redis_from_env
-from streams.replay import replay_lines
 from streams.services import free_ports
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-
-
-def wait_equal_to_replay(client, lines, settings, timeout: float = 60) -> None:
-    last: list[str] = []
-
-    def matches() -> bool:
-        published = redis_snapshot(client)
-        if published is None:
-            return False
-        expected = replay_lines(lines, settings, at=epoch(published["as_of"])).snapshot
-        last[:] = differences(
-            {"queues": expected["queues"], "teams": expected["teams"]},
-            {"queues": published["queues"], "teams": published["teams"]},
-        )
-        return not last
-
-    try:
-        wait_until(matches, timeout=timeout, message="Redis == replay")
-    except AssertionError:
-        raise AssertionError("\n".join(last[:30]) or "nothing published") from None
 
 
 def test_redis_outage_mid_run_ends_with_the_right_state(tmp_path, kafka_bootstrap, start_redis):
@@ -64,7 +41,7 @@ def test_redis_outage_mid_run_ends_with_the_right_state(tmp_path, kafka_bootstra
         worker.start()
         wait_until(worker.ready, timeout=60, message="worker ready")
         produce(first, tmp_path / "first.jsonl", config, kafka_bootstrap)
-        wait_equal_to_replay(client, first, settings)
+        wait_redis_equals_replay(client, first, settings, worker)
 
         server.stop()
         produce(second, tmp_path / "second.jsonl", config, kafka_bootstrap)
@@ -79,7 +56,7 @@ def test_redis_outage_mid_run_ends_with_the_right_state(tmp_path, kafka_bootstra
         )
         server.start()
         client = redis.Redis.from_url(server.url)
-        wait_equal_to_replay(client, scenario.lines, settings)
+        wait_redis_equals_replay(client, scenario.lines, settings, worker)
         worker.assert_running()
         log = worker.log_text()
         assert log.count("unavailable (") == 1, "warns once per outage"
@@ -157,9 +134,10 @@ def test_unreachable_kafka_and_redis_fail_fast_naming_the_variable(
     assert "cannot reach Redis" in log and "CCPULSE_REDIS_URL" in log, log
 
 
-def test_one_publish_is_one_redis_transaction(redis_url: str) -> None:
+def test_one_publish_is_one_redis_transaction(start_redis) -> None:
     """Readers never see half a publish: every queue's hash (deleted and written whole), the
     sets and the update message go in one MULTI/EXEC (counted by the real server)."""
+    redis_url = start_redis().url  # its own server: the fixture's queues stay out of others'
     snapshot = json.loads((FIXTURES / "replay_basic.expected.json").read_text())
     assert len(snapshot["queues"]) >= 2
     client = redis.Redis.from_url(redis_url)
@@ -181,9 +159,10 @@ def test_one_publish_is_one_redis_transaction(redis_url: str) -> None:
     assert set(client.smembers("ccpulse:queues")) >= {q.encode() for q in snapshot["queues"]}
 
 
-def test_a_publish_leaves_no_field_of_the_previous_one_behind(redis_url: str) -> None:
+def test_a_publish_leaves_no_field_of_the_previous_one_behind(start_redis) -> None:
     """A metric that became null and a window dropped from the config (worker restarted with
     a new config) lose their flat fields at the next publish instead of keeping old values."""
+    redis_url = start_redis().url
     snapshot = json.loads((FIXTURES / "replay_basic.expected.json").read_text())
     queue = next(iter(snapshot["queues"]))
     client = redis.Redis.from_url(redis_url)
