@@ -7,6 +7,9 @@
   dir and web port.
 - `redis_snapshot`, `assert_same_scopes`: read what the worker published and compare it with
   `replay_lines` of the same events at the same `as_of`.
+- `run_ccpulse`, `produce_and_publish`, `run_failing_worker`: the connection tests' steps
+  (SASL, TLS): a command with only the given environment, a scenario produced and published,
+  a misconfigured worker that must give up quickly.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,9 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import redis
 from helpers import wait_until
 
+from streams.config import load_settings
 from streams.replay import replay_lines
+from streams.services import free_ports
 
 
 @dataclass
@@ -359,3 +366,75 @@ def scope_differences(scopes: dict, replay_at: Any) -> list[str]:
         expected = replays[as_of][kind].get(name)
         found += differences(expected, document, f"/{kind}/{name}@{as_of}")
     return found
+
+
+FAIL_FAST = 45.0  # seconds a misconfigured worker may take to give up
+
+
+def run_ccpulse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CCPULSE, *args],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def produce_and_publish(
+    tmp_path: Path, prefix: str, kafka_env: dict[str, str], redis_url: str, redis_env: dict
+) -> WorkerProcess:
+    """`ccpulse produce` a scenario, run a worker, wait until Redis holds what replay computes."""
+    config = write_config(tmp_path / "ccpulse.toml", prefix)
+    scenario = build_scenario(time.time() - 120, seconds=120, prefix=prefix)
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(scenario.lines) + b"\n")
+    sent = run_ccpulse("produce", str(events), "--config", str(config), env=kafka_env)
+    assert sent.returncode == 0, sent.stderr
+    assert f"sent {scenario.count} messages" in sent.stderr
+
+    (web_port,) = free_ports(1)
+    worker = WorkerProcess(
+        tmp_path / "w",
+        config,
+        kafka_env["CCPULSE_KAFKA_BOOTSTRAP"],
+        redis_url,
+        f"{prefix}-app",
+        web_port,
+        extra_env={**kafka_env, **redis_env},
+    )
+    worker.start()
+    try:
+        client = redis.Redis.from_url(redis_url, **redis_client_kwargs(redis_env))
+        wait_redis_equals_replay(client, scenario.lines, load_settings(config), worker)
+        client.close()
+    finally:
+        worker.stop()
+    return worker
+
+
+def redis_client_kwargs(redis_env: dict[str, str]) -> dict[str, str]:
+    cafile = redis_env.get("CCPULSE_REDIS_TLS_CAFILE")
+    return {"ssl_ca_certs": cafile} if cafile else {}
+
+
+def run_failing_worker(tmp_path: Path, prefix: str, env: dict[str, str]) -> str:
+    """Run a worker that must give up quickly; returns its output."""
+    config = write_config(tmp_path / "ccpulse.toml", prefix)
+    started = time.monotonic()
+    result = subprocess.run(
+        [CCPULSE, "worker", "--config", str(config)],
+        env={**os.environ, "CCPULSE_STATE_DIR": str(tmp_path / "state"), **env},
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    print(output)  # shown when a test fails (or with -s)
+    assert result.returncode == 2, output[-3000:]
+    assert elapsed < FAIL_FAST, f"took {elapsed:.0f} s to give up"
+    assert "Traceback" not in output, output[-3000:]
+    return output

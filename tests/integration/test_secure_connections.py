@@ -10,30 +10,24 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from live_support import (
-    CCPULSE,
-    WorkerProcess,
-    build_scenario,
-    wait_redis_equals_replay,
+    produce_and_publish,
+    run_ccpulse,
+    run_failing_worker,
     write_config,
 )
 from tls_support import Pki, make_pki
 
-from streams.config import load_settings
 from streams.services import free_ports
 from streams.services.kafka import BrokerTls, KafkaBroker
 from streams.services.redis_server import RedisServer, RedisTls
 
 USER = "ccpulse"
 SCRAM = "SCRAM-SHA-256"
-FAIL_FAST = 45.0  # seconds a misconfigured worker may take to give up
 
 
 @pytest.fixture(scope="module")
@@ -101,75 +95,6 @@ def scram_env(broker: KafkaBroker, pki: Pki, password: str) -> dict[str, str]:
         "CCPULSE_KAFKA_SASL_PASSWORD": password,
         "CCPULSE_KAFKA_SSL_CAFILE": str(pki.ca),
     }
-
-
-def run_ccpulse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CCPULSE, *args],
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-
-
-def produce_and_publish(
-    tmp_path: Path, prefix: str, kafka_env: dict[str, str], redis_url: str, redis_env: dict
-) -> WorkerProcess:
-    """`ccpulse produce` a scenario, run a worker, wait until Redis holds what replay computes."""
-    config = write_config(tmp_path / "ccpulse.toml", prefix)
-    scenario = build_scenario(time.time() - 120, seconds=120, prefix=prefix)
-    events = tmp_path / "events.jsonl"
-    events.write_bytes(b"\n".join(scenario.lines) + b"\n")
-    sent = run_ccpulse("produce", str(events), "--config", str(config), env=kafka_env)
-    assert sent.returncode == 0, sent.stderr
-    assert f"sent {scenario.count} messages" in sent.stderr
-
-    (web_port,) = free_ports(1)
-    worker = WorkerProcess(
-        tmp_path / "w",
-        config,
-        kafka_env["CCPULSE_KAFKA_BOOTSTRAP"],
-        redis_url,
-        f"{prefix}-app",
-        web_port,
-        extra_env={**kafka_env, **redis_env},
-    )
-    worker.start()
-    try:
-        client = redis.Redis.from_url(redis_url, **redis_client_kwargs(redis_env))
-        wait_redis_equals_replay(client, scenario.lines, load_settings(config), worker)
-        client.close()
-    finally:
-        worker.stop()
-    return worker
-
-
-def redis_client_kwargs(redis_env: dict[str, str]) -> dict[str, str]:
-    cafile = redis_env.get("CCPULSE_REDIS_TLS_CAFILE")
-    return {"ssl_ca_certs": cafile} if cafile else {}
-
-
-def run_failing_worker(tmp_path: Path, prefix: str, env: dict[str, str]) -> str:
-    """Run a worker that must give up quickly; returns its output."""
-    config = write_config(tmp_path / "ccpulse.toml", prefix)
-    started = time.monotonic()
-    result = subprocess.run(
-        [CCPULSE, "worker", "--config", str(config)],
-        env={**os.environ, "CCPULSE_STATE_DIR": str(tmp_path / "state"), **env},
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    elapsed = time.monotonic() - started
-    output = result.stdout + result.stderr
-    print(output)  # shown when a test fails (or with -s)
-    assert result.returncode == 2, output[-3000:]
-    assert elapsed < FAIL_FAST, f"took {elapsed:.0f} s to give up"
-    assert "Traceback" not in output, output[-3000:]
-    return output
 
 
 def test_kafka_tls_with_client_certificate_and_redis_tls(tmp_path, pki, tls_broker, tls_redis):
