@@ -8,6 +8,7 @@ and retries on the next tick: it never exits on its own.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -19,9 +20,18 @@ from textual.widgets import DataTable, Footer, Static
 
 from streams.config import Settings
 from streams.wallboard.source import UNREADABLE, SnapshotSource, SourceError
-from streams.wallboard.view import AMBER, COLUMNS, GREEN, RED, board_rows, window_names
+from streams.wallboard.view import (
+    AMBER,
+    COLUMNS,
+    GREEN,
+    RED,
+    STALE,
+    board_rows,
+    stale_after_seconds,
+    window_names,
+)
 
-STYLES = {GREEN: "bold green", AMBER: "bold #ffaf00", RED: "bold red"}
+STYLES = {GREEN: "bold green", AMBER: "bold #ffaf00", RED: "bold red", STALE: "dim"}
 
 
 class Wallboard(App):
@@ -46,8 +56,10 @@ class Wallboard(App):
         source_name: str,
         window: str | None = None,
         refresh_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
+        self.clock = clock
         self.settings = settings
         self.source = source
         self.source_name = source_name
@@ -55,6 +67,7 @@ class Wallboard(App):
         self.window = window if window in self.windows else self._default_window()
         self.refresh_seconds = refresh_seconds
         self.snapshots: dict[str, Any] = {}
+        self.stale: list[str] = []
         self.error: str | None = None
         self.updated: float | None = None
         self.polls = 0
@@ -118,7 +131,9 @@ class Wallboard(App):
             return
         table.clear()
         readable = {name: s for name, s in self.snapshots.items() if s is not UNREADABLE}
-        for row in board_rows(self.snapshots, self.window, self.settings):
+        rows = board_rows(self.snapshots, self.window, self.settings, self.clock())
+        self.stale = [row.queue for row in rows if row.problem == "stale"]
+        for row in rows:
             cells = [Text(cell.text, style=STYLES.get(cell.colour, "")) for cell in row.cells]
             if self.snapshots[row.queue] is UNREADABLE:
                 cells[1] = Text("unreadable", style="bold red")
@@ -131,7 +146,8 @@ class Wallboard(App):
             Text(f"ccpulse top   window: {choices}   as of {shown}   (w: next window)")
         )
         self.query_one("#status", Static).update(Text(self._status_text()))
-        self.query_one("#status", Static).set_class(self.error is not None, "problem")
+        problem = self.error is not None or bool(self.stale)
+        self.query_one("#status", Static).set_class(problem, "problem")
 
     def _status_text(self) -> str:
         if self.error is not None:
@@ -144,6 +160,12 @@ class Wallboard(App):
             return f"unreadable snapshot for queue(s): {', '.join(unreadable)}"
         if not self.snapshots:
             return f"{self.source_name}: no queues yet (is the worker publishing?)"
+        if self.stale:
+            return (
+                f"{len(self.stale)} queue(s) not updated for over "
+                f"{stale_after_seconds(self.settings):g} s: {', '.join(self.stale)} - is the "
+                "worker that owns them running? (its log, /healthz)"
+            )
         return f"{self.source_name}: {len(self.snapshots)} queue(s), updated {_clock(self.updated)}"
 
 

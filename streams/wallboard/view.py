@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from streams.config import Settings
 
 GREEN, AMBER, RED = "green", "amber", "red"
+STALE = "stale"  # a row whose numbers stopped updating: shown, but not to be acted on
 # "Amber" is within this many points (fraction 0.05 = 5 percentage points) below the target.
 AMBER_BAND = 0.05
 NONE_TEXT = "-"
@@ -50,6 +52,25 @@ def service_level_colour(value: float | None, target: float) -> str | None:
     if value >= target - AMBER_BAND - 1e-12:  # 75 % against 80 % is still amber
         return AMBER
     return RED
+
+
+def stale_after_seconds(settings: Settings) -> float:
+    """A snapshot older than this has stopped updating (its worker is down, or cut off from
+    Kafka or Redis): five publish intervals, and at least 10 s so a slow publish is not one."""
+    return max(10.0, 5 * settings.publish_interval_seconds)
+
+
+def snapshot_age(snapshot: Any, now: float) -> float | None:
+    """Seconds from the snapshot's `as_of` to `now`; None if it has no readable `as_of`."""
+    if not isinstance(snapshot, dict):
+        return None
+    try:
+        moment = datetime.fromisoformat(snapshot.get("as_of"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return now - moment.timestamp()
 
 
 def _number(value: Any) -> float | None:
@@ -91,11 +112,14 @@ class Cell:
 class Row:
     queue: str
     cells: tuple[Cell, ...]
-    problem: str | None = None  # the snapshot could not be read
+    problem: str | None = None  # "unreadable" (the snapshot could not be read) or "stale"
 
 
-def queue_row(name: str, snapshot: Any, window: str, settings: Settings) -> Row:
-    """One queue's row. A snapshot that is not the expected object shows as a problem row."""
+def queue_row(
+    name: str, snapshot: Any, window: str, settings: Settings, now: float | None = None
+) -> Row:
+    """One queue's row. A snapshot that is not the expected object shows as a problem row; one
+    older than `stale_after_seconds` at `now` keeps its numbers, greyed, with its age."""
     if not isinstance(snapshot, dict):
         return Row(name, (Cell(name),) + (Cell(NONE_TEXT),) * (len(COLUMNS) - 1), "unreadable")
     windows = snapshot.get("windows") if isinstance(snapshot.get("windows"), dict) else {}
@@ -115,8 +139,16 @@ def queue_row(name: str, snapshot: Any, window: str, settings: Settings) -> Row:
         Cell(count(values.get("offered"))),
         *(Cell(count(agents.get(state))) for state in AGENT_STATES),
     )
+    age = None if now is None else snapshot_age(snapshot, now)
+    if age is not None and age > stale_after_seconds(settings):
+        # Frozen numbers look like live ones: grey them all (a green service level too) and
+        # say how old they are, so nobody moves agents on them.
+        stale = tuple(Cell(cell.text, STALE) for cell in cells[1:])
+        return Row(name, (Cell(f"{name} (stale {seconds(age)})", RED), *stale), "stale")
     return Row(name, cells)
 
 
-def board_rows(snapshots: dict[str, Any], window: str, settings: Settings) -> list[Row]:
-    return [queue_row(name, snapshots[name], window, settings) for name in sorted(snapshots)]
+def board_rows(
+    snapshots: dict[str, Any], window: str, settings: Settings, now: float | None = None
+) -> list[Row]:
+    return [queue_row(name, snapshots[name], window, settings, now) for name in sorted(snapshots)]

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import termios
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -130,11 +131,16 @@ def test_top_shows_redis_outage_then_the_queue_numbers(tmp_path: Path) -> None:
         with server:
             client = redis.Redis(host="127.0.0.1", port=port)
             client.sadd("ccpulse:queues", "sales")
-            client.hset("ccpulse:queue:sales", "snapshot", orjson.dumps(SNAPSHOT))
+            current = dict(SNAPSHOT, as_of=datetime.now(UTC).isoformat())
+            client.hset("ccpulse:queue:sales", "snapshot", orjson.dumps(current))
             shown = terminal.wait_for("sales", "81.1% / 80%", "41s", "14s", "5:02", after=down)
-            terminal.wait_for("1 queue(s)", after=down)
+            terminal.wait_for("1 queue(s), updated", after=down)
             terminal.press("w")
-            terminal.wait_for("[60m]", "70.1% / 80%", "33s", after=shown)
+            shown = terminal.wait_for("[60m]", "70.1% / 80%", "33s", after=shown)
+            # The worker stopped publishing five minutes ago: same numbers, marked stale.
+            frozen = dict(SNAPSHOT, as_of=(datetime.now(UTC) - timedelta(minutes=5)).isoformat())
+            client.hset("ccpulse:queue:sales", "snapshot", orjson.dumps(frozen))
+            terminal.wait_for("sales (stale 5:0", "not updated for over 10 s: sales", after=shown)
             terminal.press("q")
             assert terminal.process.wait(15) == 0
             client.close()

@@ -20,14 +20,24 @@ from streams.wallboard.view import (
     COLUMNS,
     GREEN,
     RED,
+    STALE,
+    Cell,
     percent,
     queue_row,
     seconds,
     service_level_colour,
+    snapshot_age,
     window_names,
 )
 
 SETTINGS = load_settings()  # the project's config: vip targets 90 %, others 80 %
+AS_OF = "2026-11-23T10:00:00+00:00"
+AS_OF_EPOCH = 1795428000.0
+
+
+def fresh() -> float:
+    """A wall clock one second after the test snapshots' as_of: they are current."""
+    return AS_OF_EPOCH + 1
 
 
 def window(level: float | None, asa: float | None = 12.0, offered: int = 40) -> dict[str, Any]:
@@ -43,7 +53,7 @@ def window(level: float | None, asa: float | None = 12.0, offered: int = 40) -> 
 
 def snapshot(levels: dict[str, float | None], waiting: int = 3) -> dict[str, Any]:
     return {
-        "as_of": "2026-11-23T10:00:00+00:00",
+        "as_of": AS_OF,
         "calls_waiting": waiting,
         "oldest_waiting_seconds": 41.0 if waiting else None,
         "agents": {"staffed": 12, "available": 2, "on_call": 8, "wrap_up": 1, "not_ready": 1},
@@ -136,7 +146,7 @@ async def test_board_shows_queues_and_cycles_windows() -> None:
             "vip": snapshot({"15m": 0.95}, waiting=0),
         }
     )
-    app = Wallboard(SETTINGS, source, "memory")
+    app = Wallboard(SETTINGS, source, "memory", clock=fresh)
     async with app.run_test(size=(160, 20)) as pilot:
         await pilot.pause()
         assert app.window == "15m"
@@ -162,7 +172,9 @@ async def test_board_shows_queues_and_cycles_windows() -> None:
 
 async def test_board_survives_a_failing_source_and_recovers() -> None:
     source = MemorySource({"sales": snapshot({"15m": 0.9})})
-    app = Wallboard(SETTINGS, source, "Redis redis://127.0.0.1:1/0", refresh_seconds=0.05)
+    app = Wallboard(
+        SETTINGS, source, "Redis redis://127.0.0.1:1/0", refresh_seconds=0.05, clock=fresh
+    )
     async with app.run_test(size=(160, 20)) as pilot:
         await pilot.pause()
         source.failure = SourceError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
@@ -201,3 +213,38 @@ async def test_empty_redis_says_no_queues_yet() -> None:
 def test_cli_rejects_an_unknown_window(capsys: pytest.CaptureFixture) -> None:
     assert main(["top", "--window", "2h"]) == 2
     assert "--window '2h' is not one of 5m, 15m, 60m, interval, today" in capsys.readouterr().err
+
+
+def test_a_snapshot_older_than_five_intervals_is_greyed_and_aged() -> None:
+    """publish_interval_seconds = 1, so stale after 10 s (the 10 s floor)."""
+    current = queue_row("sales", snapshot({"15m": 0.9}), "15m", SETTINGS, AS_OF_EPOCH + 10)
+    assert current.problem is None and current.cells[3].colour == GREEN
+    stale = queue_row("sales", snapshot({"15m": 0.9}), "15m", SETTINGS, AS_OF_EPOCH + 125)
+    assert stale.problem == "stale"
+    assert stale.cells[0] == Cell("sales (stale 2:05)", RED)
+    assert [cell.text for cell in stale.cells[1:4]] == ["3", "41s", "90.0% / 80%"]
+    assert {cell.colour for cell in stale.cells[1:]} == {STALE}  # no green on frozen numbers
+
+
+def test_age_needs_a_readable_as_of() -> None:
+    assert snapshot_age(snapshot({}), AS_OF_EPOCH + 3) == 3.0
+    assert snapshot_age({"as_of": "2026-11-23T10:00:00"}, AS_OF_EPOCH) is None  # no offset
+    assert snapshot_age({"calls_waiting": 1}, AS_OF_EPOCH) is None
+    assert snapshot_age(UNREADABLE, AS_OF_EPOCH) is None
+    no_as_of = queue_row("care", {"calls_waiting": 1}, "15m", SETTINGS, AS_OF_EPOCH + 999)
+    assert no_as_of.problem is None
+
+
+async def test_board_marks_queues_whose_worker_stopped_publishing() -> None:
+    old = dict(snapshot({"15m": 0.95}, waiting=0), as_of="2026-11-23T09:58:00+00:00")
+    source = MemorySource({"sales": snapshot({"15m": 0.9}), "vip": old})
+    app = Wallboard(SETTINGS, source, "memory", clock=fresh)
+    async with app.run_test(size=(160, 20)) as pilot:
+        await pilot.pause()
+        assert cell_texts(app, "vip")[0] == "vip (stale 2:01)"
+        assert app.query_one(DataTable).get_row("vip")[3].style == "dim"
+        assert cell_texts(app, "sales")[0] == "sales"
+        assert app.query_one(DataTable).get_row("sales")[3].style == "bold green"
+        text = status(app)
+        assert "1 queue(s) not updated for over 10 s: vip" in text and "running" in text
+        assert app.query_one("#status").has_class("problem")
