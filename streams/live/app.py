@@ -29,6 +29,7 @@ from streams.config import Settings
 from streams.kpi.engine import Engine
 from streams.live.bulk_consumer import BulkConsumer, GuardedConsumer
 from streams.live.environment import WorkerEnvironment
+from streams.live.kafka_contact import KafkaContact
 from streams.live.processor import BatchProcessor, partition_for_key
 from streams.live.table_state import PartitionCursor, TableStore
 from streams.live.throttle import PublishThrottle
@@ -165,8 +166,10 @@ class LiveWorker:
         # No commit after a record failed to reach Kafka (GuardedConsumer), and source topics
         # bypass Faust's per-message stream path (see bulk_consumer).
         self.delivery_error: BaseException | None = None
+        self.kafka_contact = KafkaContact(tuning.kafka_silence)
         consumer_attributes: dict[str, Any] = {
-            "delivery_failure": staticmethod(lambda: self.delivery_error)
+            "delivery_failure": staticmethod(lambda: self.delivery_error),
+            "kafka_contact": self.kafka_contact,
         }
         if tuning.bulk:
             consumer_attributes["bulk_handler"] = staticmethod(self.handle_bulk)
@@ -223,6 +226,7 @@ class LiveWorker:
             body = {
                 "ready": self.readiness.ready,
                 "partitions": assignment,
+                "kafka": "unavailable" if self.kafka_contact.cut_off() else "ok",
                 "redis": "ok" if self.publisher.healthy else "unavailable",
                 "redis_writes": self.publisher.writes,
                 "events_processed": self.source_events(),
@@ -370,9 +374,10 @@ class LiveWorker:
         return stats.accepted + stats.duplicates + sum(stats.rejected.values())
 
     def owned_snapshot(self) -> dict[str, Any] | None:
-        """The snapshot of every queue and team this worker owns now (None while recovering).
+        """The snapshot of every queue and team this worker owns now; None while recovering
+        or while Kafka does not answer (`KafkaContact`: no frozen figures shown as current).
         After recovery the tables hold exactly the owned partitions' keys."""
-        if not self.readiness.ready:
+        if not self.readiness.ready or self.kafka_contact.cut_off():
             return None
         return self.engine.snapshot(self.engine.live_as_of(time.time()))
 

@@ -42,6 +42,19 @@ class _ConsumerThread(AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
+        contact = getattr(self.consumer, "kafka_contact", None)
+        if contact is not None:
+            # Every request of the consumer goes through its client's send(): an answer to any
+            # of them (fetch, heartbeat, metadata, commit) shows Kafka is reachable.
+            client = consumer._client
+            send = client.send
+
+            async def send_noting_answers(*args: Any, **kwargs: Any) -> Any:
+                response = await send(*args, **kwargs)
+                contact.answered()
+                return response
+
+            client.send = send_noting_answers
         return consumer
 
 
@@ -63,6 +76,10 @@ class GuardedConsumer(AIOKafkaFaustConsumer):
     effect nor read them again (lost, or half applied)."""
 
     delivery_failure: DeliveryFailure = staticmethod(_no_failure)
+    kafka_contact: Any = None  # a KafkaContact told of every answer from Kafka, if set
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _commit(self, offsets: Any) -> bool:
         failure = self.delivery_failure()
@@ -79,9 +96,6 @@ class GuardedConsumer(AIOKafkaFaustConsumer):
 class BulkConsumer(GuardedConsumer):
     bulk_handler: BulkHandler | None = None
     bulk_topics: frozenset[str] = frozenset()
-
-    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def ack_records(self, records: list[Any]) -> None:
         """Acknowledge processed records (Faust's `ack`, once per batch instead of per

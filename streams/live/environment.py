@@ -143,6 +143,7 @@ class WorkerTuning:
     batch_max: int = 2000
     batch_within: float = 0.05
     bulk: bool = True  # source batches past Faust's per-message stream path (bulk_consumer)
+    kafka_silence: float = 10.0  # no answer from Kafka this long: publishing pauses
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,7 @@ def worker_from_env(env: Mapping[str, str] | None = None) -> WorkerEnvironment:
         batch_max=int(_number(env, "CCPULSE_BATCH_MAX", defaults.batch_max, int)),
         batch_within=_number(env, "CCPULSE_BATCH_WITHIN", defaults.batch_within),
         bulk=env.get("CCPULSE_BULK", "1") != "0",
+        kafka_silence=_number(env, "CCPULSE_KAFKA_SILENCE_SECONDS", defaults.kafka_silence),
     )
     return WorkerEnvironment(
         kafka=kafka_from_env(env),

@@ -11,6 +11,7 @@ from live_support import (
     WorkerProcess,
     build_scenario,
     produce,
+    redis_snapshot,
     wait_redis_equals_replay,
     write_config,
 )
@@ -19,12 +20,14 @@ from streams.config import load_settings
 from streams.services import KafkaBroker, free_ports
 
 OUTAGE_SECONDS = 8
+SILENCE_LIMIT = 2  # seconds without an answer from Kafka before publishing pauses
 OUTAGE_ERRORS = ("Unable connect to node", "Failed fetch messages from")
 
 
 def test_broker_restart_mid_run_ends_with_the_right_state(tmp_path, start_redis):
-    """The worker keeps running while the broker is down, logs the outage without flooding the
-    log, and after the broker is back processes what follows: Redis equals replay of all."""
+    """The worker keeps running while the broker is down, stops publishing (its figures would
+    look current while no event can arrive), logs the outage without flooding the log, and
+    after the broker is back resumes and processes what follows: Redis equals replay of all."""
     port, controller_port, web_port = free_ports(3)
     redis_url = start_redis().url
     broker = KafkaBroker(tmp_path / "kafka", port=port, controller_port=controller_port)
@@ -34,15 +37,33 @@ def test_broker_restart_mid_run_ends_with_the_right_state(tmp_path, start_redis)
     half = len(scenario.lines) // 2
     first, second = scenario.lines[:half], scenario.lines[half:]
     client = redis.Redis.from_url(redis_url)
-    worker = WorkerProcess(tmp_path / "w", config, broker.bootstrap, redis_url, "kout", web_port)
+    worker = WorkerProcess(
+        tmp_path / "w",
+        config,
+        broker.bootstrap,
+        redis_url,
+        "kout",
+        web_port,
+        {"CCPULSE_KAFKA_SILENCE_SECONDS": str(SILENCE_LIMIT)},
+    )
     with broker:
         try:
             worker.start()
             wait_until(worker.ready, timeout=60, message="worker ready")
             produce(first, tmp_path / "first.jsonl", config, broker.bootstrap)
             wait_redis_equals_replay(client, first, settings, worker)
+            assert worker.health()["kafka"] == "ok"
             broker.stop()
             down_since = time.monotonic()
+            # Cut off: no more publishes (frozen figures would look current), no KPI gauges.
+            wait_until(
+                lambda: worker.health()["kafka"] == "unavailable",
+                timeout=30,
+                message="worker reports Kafka unavailable",
+            )
+            writes = worker.health()["redis_writes"]
+            frozen_as_of = redis_snapshot(client)["as_of"]
+            assert "ccpulse_service_level_ratio" not in worker.metrics_text()
             # An outage of some seconds (dozens of reconnect attempts), noticed by the worker.
             wait_until(
                 lambda: (
@@ -53,7 +74,12 @@ def test_broker_restart_mid_run_ends_with_the_right_state(tmp_path, start_redis)
                 message="worker reports the broker unreachable",
             )
             worker.assert_running()
+            assert worker.health()["redis_writes"] == writes
+            assert redis_snapshot(client)["as_of"] == frozen_as_of
             broker.start()
+            wait_until(
+                lambda: worker.health()["kafka"] == "ok", timeout=60, message="Kafka answers again"
+            )
             produce(second, tmp_path / "second.jsonl", config, broker.bootstrap)
             wait_redis_equals_replay(client, scenario.lines, settings, worker, timeout=120)
             worker.assert_running()
@@ -61,5 +87,7 @@ def test_broker_restart_mid_run_ends_with_the_right_state(tmp_path, start_redis)
             # One line per kind of error, not one per attempt (about 100 a second unfiltered).
             for kind in OUTAGE_ERRORS:
                 assert log.count(kind) <= 2, f"{log.count(kind)} lines of {kind!r}"
+            assert log.count("no answer from Kafka for") == 1
+            assert log.count("Kafka answers again: publishing resumed") == 1
         finally:
             worker.stop()
