@@ -46,12 +46,18 @@ def samples(text: str) -> dict[tuple, float]:
     }
 
 
-@pytest.fixture
-def live(tmp_path, kafka_bootstrap, start_redis):
+@pytest.fixture(params=["bulk", "faust-streams"])
+def live(request, tmp_path, kafka_bootstrap, start_redis):
+    """A worker reading its topics in batches past Faust's stream path (the default), or
+    through Faust's own per-message delivery (`CCPULSE_BULK=0`, the fallback)."""
     server = start_redis()
-    config = write_config(tmp_path / "ccpulse.toml", "eq")
+    prefix = f"eq-{request.param}"  # topics and group of their own
+    config = write_config(tmp_path / "ccpulse.toml", prefix)
     (port,) = free_ports(1)
-    worker = WorkerProcess(tmp_path / "w", config, kafka_bootstrap, server.url, "eq-app", port)
+    mode = {"CCPULSE_BULK": "1" if request.param == "bulk" else "0"}
+    worker = WorkerProcess(
+        tmp_path / "w", config, kafka_bootstrap, server.url, f"{prefix}-app", port, mode
+    )
     worker.start()
     yield worker, server, config
     worker.stop()
