@@ -289,10 +289,12 @@ class LiveWorker:
     def _on_delivery(self, future: Any) -> None:
         if future.cancelled() or future.exception() is None:
             return
+        self._record_lost(future.exception())
+
+    def _record_lost(self, error: BaseException) -> None:
         # Offsets of the batch may already be acknowledged: stop rather than commit past state
         # that never reached Kafka (the restart redelivers from the last good commit). The
         # crash is only scheduled here; `delivery_error` stops the commit that may run first.
-        error = future.exception()
         if self.delivery_error is None:
             self.delivery_error = error
         log.critical("a state/routing record could not be written to Kafka: %r", error)
@@ -333,7 +335,14 @@ class LiveWorker:
             grouped.setdefault((record.topic, partition), []).append((record.key, record.value))
         for partition, records in self.store.drain().items():
             grouped[(self.changelog_topic, partition)] = records
-        await self._send_grouped(grouped)
+        try:
+            await self._send_grouped(grouped)
+        except Exception as error:
+            # As a failed delivery: the engine holds this batch's state, the changelog never
+            # will, so nothing may be committed past it (Faust's stream path acknowledges the
+            # batch even when this raises).
+            self._record_lost(error)
+            raise
         self._notify_change()
         sent = sum(len(records) for records in grouped.values())
         self.batches += 1

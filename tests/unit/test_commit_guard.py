@@ -53,3 +53,34 @@ def test_no_commit_once_a_record_failed_to_reach_kafka(bulk):
     before, commits = asyncio.run(scenario())
     assert before == [OFFSETS]
     assert commits == [OFFSETS]  # the commit after the failure never reached the consumer
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_no_commit_once_sending_a_batch_raised(bulk):
+    """A send that raises (a record over the producer's batch size, a producer gone) loses the
+    batch's state records just as a failed delivery does."""
+
+    async def scenario() -> list:
+        env = WorkerEnvironment(
+            KafkaConnection(), RedisConnection(), tuning=WorkerTuning(bulk=bulk)
+        )
+        worker = LiveWorker(Settings(), env)
+        consumer = worker.app.consumer
+        commits: list = []
+
+        async def commit(offsets):
+            commits.append(dict(offsets))
+            return True
+
+        async def send_fails(grouped):
+            raise ValueError("record for cc-engine-state-changelog larger than a producer batch")
+
+        consumer._thread.commit = commit
+        worker._send_grouped = send_fails
+        worker.app.crash = lambda error: asyncio.sleep(0)  # the real one stops the app
+        with pytest.raises(ValueError):
+            await worker.process_batch([])
+        assert await consumer._commit(OFFSETS) is False
+        return commits
+
+    assert asyncio.run(scenario()) == []
