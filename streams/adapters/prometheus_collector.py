@@ -45,8 +45,8 @@ class EngineCollector(Collector):
     """Collects every ccpulse metric from one engine.
 
     `snapshot_of` returns the snapshot to expose (the worker passes one that covers only the
-    queues and teams it owns, or None while its state is still being recovered).
-    """
+    queues and teams it owns, or None while its state is still being recovered or Kafka does
+    not answer: then only the process counters are exposed)."""
 
     def __init__(
         self,
