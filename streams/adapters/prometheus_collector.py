@@ -53,10 +53,12 @@ class EngineCollector(Collector):
         engine: Engine,
         snapshot_of: Callable[[], dict[str, Any] | None] | None = None,
         clock: Callable[[], float] = time.time,
+        kafka_connected: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.snapshot_of = snapshot_of or self._whole_snapshot
+        self.kafka_connected = kafka_connected  # the worker's; None: no such gauge
 
     def _whole_snapshot(self) -> dict[str, Any]:
         return self.engine.snapshot(self.engine.live_as_of(self.clock()))
@@ -170,12 +172,22 @@ class EngineCollector(Collector):
         if stats.last_event_ts is not None:
             last.add_metric((), stats.last_event_ts)
         yield last
+        if self.kafka_connected is not None:
+            connected = GaugeMetricFamily(
+                "ccpulse_kafka_connected",
+                "1 while Kafka answers the worker; 0 after CCPULSE_KAFKA_SILENCE_SECONDS without "
+                "an answer (the KPI gauges and Redis publishes pause meanwhile).",
+            )
+            connected.add_metric((), 1.0 if self.kafka_connected() else 0.0)
+            yield connected
 
 
 def engine_registry(
-    engine: Engine, snapshot_of: Callable[[], dict[str, Any] | None] | None = None
+    engine: Engine,
+    snapshot_of: Callable[[], dict[str, Any] | None] | None = None,
+    kafka_connected: Callable[[], bool] | None = None,
 ) -> CollectorRegistry:
     """A fresh registry holding only the engine collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EngineCollector(engine, snapshot_of))
+    registry.register(EngineCollector(engine, snapshot_of, kafka_connected=kafka_connected))
     return registry

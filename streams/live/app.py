@@ -181,7 +181,9 @@ class LiveWorker:
         )
         self.readiness = Readiness(tables=1)
         self.publisher = RedisPublisher(env.redis)
-        self.registry = engine_registry(self.engine, self.owned_snapshot)
+        self.registry = engine_registry(
+            self.engine, self.owned_snapshot, lambda: not self.kafka_contact.cut_off()
+        )
         self.batches = 0
         self.events = 0
         self._last_publish_error = -math.inf

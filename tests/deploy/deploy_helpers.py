@@ -50,6 +50,7 @@ WORKER_METRICS: dict[str, set[str]] = {
     "ccpulse_last_event_timestamp_seconds": set(),
     "ccpulse_agents_required": {"queue"},
     "ccpulse_staffing_gap": {"queue"},
+    "ccpulse_kafka_connected": set(),
 }
 
 # Metric names in PromQL: identifiers starting with ccpulse_ that are not part of a recording

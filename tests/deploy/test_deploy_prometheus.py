@@ -106,6 +106,7 @@ def test_required_alerts_exist_with_warning_and_critical_tiers(rules_doc: dict[s
         "CcpulseEventsStopped",
         "CcpulseLastEventTooOld",
         "CcpulseWorkerDown",
+        "CcpulseKafkaUnreachable",
         "CcpulseRejectedEventsRising",
     ):
         assert name in tiers, name
@@ -185,6 +186,7 @@ def test_healthy_test_feeds_every_worker_metric() -> None:
         "ccpulse_events_total",
         "ccpulse_events_rejected_total",
         "ccpulse_last_event_timestamp_seconds",
+        "ccpulse_kafka_connected",
         "up",
     }
     assert watched - series == set()

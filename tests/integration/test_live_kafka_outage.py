@@ -63,7 +63,9 @@ def test_broker_restart_mid_run_ends_with_the_right_state(tmp_path, start_redis)
             )
             writes = worker.health()["redis_writes"]
             frozen_as_of = redis_snapshot(client)["as_of"]
-            assert "ccpulse_service_level_ratio" not in worker.metrics_text()
+            metrics = worker.metrics_text()
+            assert "ccpulse_service_level_ratio" not in metrics
+            assert "\nccpulse_kafka_connected 0.0\n" in metrics
             # An outage of some seconds (dozens of reconnect attempts), noticed by the worker.
             wait_until(
                 lambda: (

@@ -165,3 +165,13 @@ def test_without_state_only_process_metrics_and_never_the_global_registry(engine
     assert registry.get_sample_value("ccpulse_calls_waiting", {"queue": "sales"}) is None
     assert registry.get_sample_value("ccpulse_calls_offered_total", {"queue": "sales"}) == 3
     assert REGISTRY.get_sample_value("ccpulse_calls_offered_total", {"queue": "sales"}) is None
+
+
+def test_kafka_connected_gauge_follows_the_worker_at_scrape_time(engine):
+    connected = [True]
+    registry = engine_registry(engine, snapshot_at(engine, T0 + 60), lambda: connected[0])
+    assert registry.get_sample_value("ccpulse_kafka_connected") == 1.0
+    connected[0] = False
+    assert registry.get_sample_value("ccpulse_kafka_connected") == 0.0
+    # replay and other engines without a Kafka consumer have no such gauge
+    assert engine_registry(engine).get_sample_value("ccpulse_kafka_connected") is None
