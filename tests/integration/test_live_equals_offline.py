@@ -107,7 +107,10 @@ def test_redis_and_metrics_equal_replay_at_the_same_as_of(tmp_path, kafka_bootst
     scraped = samples(text)
     as_of = scraped[("ccpulse_snapshot_as_of_seconds", ())]
     replayed = replay_lines(scenario.lines, settings, at=as_of)
-    collector = EngineCollector(replayed.engine, lambda: replayed.snapshot)
+    # The worker's Kafka contact is no engine state: replay has it connected, as the worker.
+    collector = EngineCollector(
+        replayed.engine, lambda: replayed.snapshot, kafka_connected=lambda: True
+    )
     expected = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in collector.collect()
