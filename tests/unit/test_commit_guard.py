@@ -25,27 +25,32 @@ from streams.live.environment import (
 OFFSETS = {TP("cc.call.offered", 0): 5}
 
 
+def worker_with_recorded_commits(bulk: bool) -> tuple[LiveWorker, list]:
+    """A worker whose consumer thread records commits instead of sending them, and whose
+    crash does nothing (the real one stops the app). Call inside a running event loop."""
+    env = WorkerEnvironment(KafkaConnection(), RedisConnection(), tuning=WorkerTuning(bulk=bulk))
+    worker = LiveWorker(Settings(), env)
+    commits: list = []
+
+    async def commit(offsets):
+        commits.append(dict(offsets))
+        return True
+
+    worker.app.consumer._thread.commit = commit
+    worker.app.crash = lambda error: asyncio.sleep(0)
+    return worker, commits
+
+
 @pytest.mark.parametrize("bulk", [True, False])
 def test_no_commit_once_a_record_failed_to_reach_kafka(bulk):
     async def scenario() -> tuple[list, list]:
-        env = WorkerEnvironment(
-            KafkaConnection(), RedisConnection(), tuning=WorkerTuning(bulk=bulk)
-        )
-        worker = LiveWorker(Settings(), env)
+        worker, commits = worker_with_recorded_commits(bulk)
         consumer = worker.app.consumer
-        commits: list = []
-
-        async def commit(offsets):
-            commits.append(dict(offsets))
-            return True
-
-        consumer._thread.commit = commit
         assert await consumer._commit(OFFSETS) is True  # nothing failed yet: committed
         before = list(commits)
 
         failed = asyncio.get_running_loop().create_future()
         failed.set_exception(RuntimeError("MessageSizeTooLargeError"))
-        worker.app.crash = lambda error: asyncio.sleep(0)  # the real one stops the app
         worker._on_delivery(failed)
         assert await consumer._commit(OFFSETS) is False
         return before, commits
@@ -61,26 +66,15 @@ def test_no_commit_once_sending_a_batch_raised(bulk):
     batch's state records just as a failed delivery does."""
 
     async def scenario() -> list:
-        env = WorkerEnvironment(
-            KafkaConnection(), RedisConnection(), tuning=WorkerTuning(bulk=bulk)
-        )
-        worker = LiveWorker(Settings(), env)
-        consumer = worker.app.consumer
-        commits: list = []
-
-        async def commit(offsets):
-            commits.append(dict(offsets))
-            return True
+        worker, commits = worker_with_recorded_commits(bulk)
 
         async def send_fails(grouped):
             raise ValueError("record for cc-engine-state-changelog larger than a producer batch")
 
-        consumer._thread.commit = commit
         worker._send_grouped = send_fails
-        worker.app.crash = lambda error: asyncio.sleep(0)  # the real one stops the app
         with pytest.raises(ValueError):
             await worker.process_batch([])
-        assert await consumer._commit(OFFSETS) is False
+        assert await worker.app.consumer._commit(OFFSETS) is False
         return commits
 
     assert asyncio.run(scenario()) == []
