@@ -26,6 +26,7 @@ from streams.wallboard.view import (
     GREEN,
     RED,
     STALE,
+    as_of_moment,
     board_rows,
     stale_after_seconds,
     window_names,
@@ -132,14 +133,14 @@ class Wallboard(App):
         table.clear()
         readable = {name: s for name, s in self.snapshots.items() if s is not UNREADABLE}
         rows = board_rows(self.snapshots, self.window, self.settings, self.clock())
-        self.stale = [row.queue for row in rows if row.problem == "stale"]
+        self.stale = [row.queue for row in rows if row.problem == STALE]
         for row in rows:
             cells = [Text(cell.text, style=STYLES.get(cell.colour, "")) for cell in row.cells]
             if self.snapshots[row.queue] is UNREADABLE:
                 cells[1] = Text("unreadable", style="bold red")
             table.add_row(*cells, key=row.queue)
         choices = " ".join(f"[{name}]" if name == self.window else name for name in self.windows)
-        moments = [_moment(s.get("as_of")) for s in readable.values()]
+        moments = [as_of_moment(s) for s in readable.values()]
         as_of = max((moment for moment in moments if moment is not None), default=None)
         shown = "-" if as_of is None else f"{_clock(as_of)} ({as_of.date().isoformat()})"
         self.query_one("#title", Static).update(
@@ -173,12 +174,3 @@ def _clock(moment: float | datetime) -> str:
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, UTC)
     return moment.astimezone(UTC).strftime("%H:%M:%SZ")
-
-
-def _moment(text: Any) -> datetime | None:
-    """A snapshot's `as_of` as an aware time in UTC, or None if it is missing or unreadable."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.config import Settings
@@ -60,17 +60,21 @@ def stale_after_seconds(settings: Settings) -> float:
     return max(10.0, 5 * settings.publish_interval_seconds)
 
 
-def snapshot_age(snapshot: Any, now: float) -> float | None:
-    """Seconds from the snapshot's `as_of` to `now`; None if it has no readable `as_of`."""
+def as_of_moment(snapshot: Any) -> datetime | None:
+    """A snapshot's `as_of` as an aware time in UTC, or None if it is missing or unreadable."""
     if not isinstance(snapshot, dict):
         return None
     try:
         moment = datetime.fromisoformat(snapshot.get("as_of"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    if moment.tzinfo is None:
-        return None
-    return now - moment.timestamp()
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+
+
+def snapshot_age(snapshot: Any, now: float) -> float | None:
+    """Seconds from the snapshot's `as_of` to `now`; None if it has no readable `as_of`."""
+    moment = as_of_moment(snapshot)
+    return None if moment is None else now - moment.timestamp()
 
 
 def _number(value: Any) -> float | None:
@@ -112,7 +116,7 @@ class Cell:
 class Row:
     queue: str
     cells: tuple[Cell, ...]
-    problem: str | None = None  # "unreadable" (the snapshot could not be read) or "stale"
+    problem: str | None = None  # "unreadable" (the snapshot could not be read) or STALE
 
 
 def queue_row(
@@ -144,7 +148,7 @@ def queue_row(
         # Frozen numbers look like live ones: grey them all (a green service level too) and
         # say how old they are, so nobody moves agents on them.
         stale = tuple(Cell(cell.text, STALE) for cell in cells[1:])
-        return Row(name, (Cell(f"{name} (stale {seconds(age)})", RED), *stale), "stale")
+        return Row(name, (Cell(f"{name} (stale {seconds(age)})", RED), *stale), STALE)
     return Row(name, cells)
 
 

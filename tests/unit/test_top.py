@@ -220,7 +220,7 @@ def test_a_snapshot_older_than_five_intervals_is_greyed_and_aged() -> None:
     current = queue_row("sales", snapshot({"15m": 0.9}), "15m", SETTINGS, AS_OF_EPOCH + 10)
     assert current.problem is None and current.cells[3].colour == GREEN
     stale = queue_row("sales", snapshot({"15m": 0.9}), "15m", SETTINGS, AS_OF_EPOCH + 125)
-    assert stale.problem == "stale"
+    assert stale.problem == STALE
     assert stale.cells[0] == Cell("sales (stale 2:05)", RED)
     assert [cell.text for cell in stale.cells[1:4]] == ["3", "41s", "90.0% / 80%"]
     assert {cell.colour for cell in stale.cells[1:]} == {STALE}  # no green on frozen numbers
