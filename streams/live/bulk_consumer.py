@@ -42,7 +42,7 @@ class _ConsumerThread(AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
-        contact = getattr(self.consumer, "kafka_contact", None)
+        contact = self.consumer.kafka_contact  # the thread serves a GuardedConsumer
         if contact is not None:
             # Every request of the consumer goes through its client's send(): an answer to any
             # of them (fetch, heartbeat, metadata, commit) shows Kafka is reachable.
