@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import orjson
+import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from helpers import wait_until
@@ -53,13 +54,42 @@ async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30
     return found
 
 
-def test_garbage_wrong_types_and_unknown_types_are_dead_lettered(
-    tmp_path, kafka_bootstrap, start_redis
-):
-    server = start_redis()
-    config = write_config(tmp_path / "ccpulse.toml", "bad")
-    (port,) = free_ports(1)
-    worker = WorkerProcess(tmp_path / "w", config, kafka_bootstrap, server.url, "bad-app", port)
+@pytest.fixture
+def ready_worker(tmp_path, kafka_bootstrap, start_redis):
+    """start(prefix): a ready worker on topics `<prefix>.*` with a redis-server of its own, and a
+    client of that server; every worker started is stopped after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(prefix: str) -> tuple[WorkerProcess, redis.Redis]:
+        server = start_redis()
+        config = write_config(tmp_path / f"{prefix}.toml", prefix)
+        (port,) = free_ports(1)
+        worker = WorkerProcess(
+            tmp_path / prefix, config, kafka_bootstrap, server.url, f"{prefix}-app", port
+        )
+        started.append(worker.start())
+        wait_until(worker.ready, timeout=60, message="worker ready")
+        return worker, redis.Redis.from_url(server.url)
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_one_call_waiting(client: redis.Redis, queue: str, after: str) -> None:
+    """The valid offer sent after the bad input was applied: one call waits in `queue`."""
+    wait_until(
+        lambda: (
+            (redis_snapshot(client) or {}).get("queues", {}).get(queue, {}).get("calls_waiting")
+            == 1
+        ),
+        timeout=30,
+        message=f"valid event after {after} applied",
+    )
+
+
+def test_garbage_wrong_types_and_unknown_types_are_dead_lettered(kafka_bootstrap, ready_worker):
+    worker, client = ready_worker("bad")
     now = time.time()
 
     def event(**fields: object) -> bytes:
@@ -123,94 +153,61 @@ def test_garbage_wrong_types_and_unknown_types_are_dead_lettered(
             "late",
         ),
     ]
-    try:
-        worker.start()
-        wait_until(worker.ready, timeout=60, message="worker ready")
-        asyncio.run(
-            send(
-                kafka_bootstrap,
-                [(topic, key, value) for topic, key, value, _ in bad]
-                + [("bad.call.offered", b"sales", offered)],
-            )
+    asyncio.run(
+        send(
+            kafka_bootstrap,
+            [(topic, key, value) for topic, key, value, _ in bad]
+            + [("bad.call.offered", b"sales", offered)],
         )
-        letters = asyncio.run(read_topic(kafka_bootstrap, "bad.dead-letter", len(bad)))
-        assert len(letters) == len(bad)
-        decoded = [(decode_dead_letter(record.value), record.key) for record in letters]
-        by_original = {letter["original"]: (letter, key) for letter, key in decoded}
-        for topic, key, value, reason in bad:
-            letter, letter_key = by_original[value]
-            assert letter["reason"] == reason, letter
-            assert letter["detail"]
-            assert letter["source"]["topic"] == topic
-            assert letter["source"]["offset"] >= 0
-            assert letter_key == key
+    )
+    letters = asyncio.run(read_topic(kafka_bootstrap, "bad.dead-letter", len(bad)))
+    assert len(letters) == len(bad)
+    decoded = [(decode_dead_letter(record.value), record.key) for record in letters]
+    by_original = {letter["original"]: (letter, key) for letter, key in decoded}
+    for topic, key, value, reason in bad:
+        letter, letter_key = by_original[value]
+        assert letter["reason"] == reason, letter
+        assert letter["detail"]
+        assert letter["source"]["topic"] == topic
+        assert letter["source"]["offset"] >= 0
+        assert letter_key == key
 
-        def counted() -> bool:
-            counts = rejected_counts(worker.metrics_text())
-            return counts == {
-                "invalid_json": 2,
-                "unknown_type": 1,
-                "invalid_field": 4,
-                "future": 1,
-                "late": 1,
-            }
+    def counted() -> bool:
+        counts = rejected_counts(worker.metrics_text())
+        return counts == {
+            "invalid_json": 2,
+            "unknown_type": 1,
+            "invalid_field": 4,
+            "future": 1,
+            "late": 1,
+        }
 
-        wait_until(counted, timeout=30, message="rejections counted in /metrics")
-        # ...and the good event after the garbage was processed.
-        client = redis.Redis.from_url(server.url)
-        wait_until(
-            lambda: (
-                (redis_snapshot(client) or {})
-                .get("queues", {})
-                .get("sales", {})
-                .get("calls_waiting")
-                == 1
-            ),
-            timeout=30,
-            message="valid event after bad ones applied",
-        )
-        worker.assert_running()
-    finally:
-        worker.stop()
+    wait_until(counted, timeout=30, message="rejections counted in /metrics")
+    wait_one_call_waiting(client, "sales", after="bad ones")
+    worker.assert_running()
 
 
 def test_huge_bad_message_is_dead_lettered_and_the_worker_keeps_going(
-    tmp_path, kafka_bootstrap, start_redis
+    kafka_bootstrap, ready_worker
 ):
     # 600 kB of `type`: the dead-letter record once quoted it in `detail` beside the base64
     # original (1.3 MB), the broker refused it and the worker stopped (then, restarted, read
     # the same message again).
-    server = start_redis()
-    config = write_config(tmp_path / "ccpulse.toml", "huge")
-    (port,) = free_ports(1)
-    worker = WorkerProcess(tmp_path / "w", config, kafka_bootstrap, server.url, "huge-app", port)
+    worker, client = ready_worker("huge")
     now = time.time()
     huge = orjson.dumps({"type": "x" * 600_000, "event_id": "h1", "ts": now - 5})
     offered = orjson.dumps(
         {"type": "call.offered", "event_id": "h2", "ts": now - 4, "call_id": "c1", "queue": "q"}
     )
-    try:
-        worker.start()
-        wait_until(worker.ready, timeout=60, message="worker ready")
-        asyncio.run(
-            send(
-                kafka_bootstrap,
-                [("huge.call.offered", b"q", huge), ("huge.call.offered", b"q", offered)],
-            )
+    asyncio.run(
+        send(
+            kafka_bootstrap,
+            [("huge.call.offered", b"q", huge), ("huge.call.offered", b"q", offered)],
         )
-        (letter,) = asyncio.run(read_topic(kafka_bootstrap, "huge.dead-letter", 1))
-        decoded = decode_dead_letter(letter.value)
-        assert decoded["reason"] == "unknown_type"
-        assert decoded["original_size"] == len(huge)
-        client = redis.Redis.from_url(server.url)
-        wait_until(
-            lambda: (
-                (redis_snapshot(client) or {}).get("queues", {}).get("q", {}).get("calls_waiting")
-                == 1
-            ),
-            timeout=30,
-            message="valid event after the huge bad one applied",
-        )
-        worker.assert_running()
-    finally:
-        worker.stop()
+    )
+    (letter,) = asyncio.run(read_topic(kafka_bootstrap, "huge.dead-letter", 1))
+    decoded = decode_dead_letter(letter.value)
+    assert decoded["reason"] == "unknown_type"
+    assert decoded["original_size"] == len(huge)
+    wait_one_call_waiting(client, "q", after="the huge bad one")
+    worker.assert_running()
