@@ -14,6 +14,8 @@ import orjson
 from streams.cli.options import parse_time
 from streams.config import load_settings
 from streams.errors import UserError
+from streams.kpi.engine import ENGINE_LOGGER
+from streams.live.log_throttle import throttle_repeated_messages
 from streams.replay import replay_lines
 
 _PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -35,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    # An engine fault logs its traceback; the first of a kind is enough among thousands of lines.
+    throttle_repeated_messages((ENGINE_LOGGER,))
     at = parse_time(args.at, "--at") if args.at else None
     with _open(args.file) as handle, _progress(handle) as on_line:
         result = replay_lines(handle, settings, at, on_line)

@@ -61,10 +61,11 @@ def run(args: argparse.Namespace) -> int:
     except UserError:
         loop.close()
         raise
-    from streams.live.log_throttle import throttle_repeated_messages
+    from streams.kpi.engine import ENGINE_LOGGER
+    from streams.live.log_throttle import KAFKA_CLIENT_LOGGERS, throttle_repeated_messages
 
     # After the preflight, which reads aiokafka's login errors to name the settings to fix.
-    throttle_repeated_messages()
+    throttle_repeated_messages((*KAFKA_CLIENT_LOGGERS, ENGINE_LOGGER))
     env.state_dir.mkdir(parents=True, exist_ok=True)
     worker = LiveWorker(settings, env)
     return worker.run(loop)

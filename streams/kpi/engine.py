@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -34,6 +35,7 @@ from streams.kpi.events import (
     CALL_OFFERED,
     EVENT_TYPES,
     FUTURE,
+    INTERNAL_ERROR,
     INVALID_FIELD,
     LATE,
     LOGGED_OUT,
@@ -56,6 +58,9 @@ ABSENT: Final = (
 # The engine's clock (now, newest applied ts) lives in the `scopes` mapping under this key, so an
 # engine over recovered tables keeps judging lateness and choosing as_of as before the restart.
 CLOCK_KEY: Final = SEP + "clock"
+# Named, not __name__: the compiled copy of this module logs under the same name.
+ENGINE_LOGGER: Final = "streams.kpi.engine"
+_log: Final = logging.getLogger(ENGINE_LOGGER)
 QUEUE_SCOPE: Final = "q"
 TEAM_SCOPE: Final = "t"
 WAITING: Final = 0
@@ -364,13 +369,17 @@ class Engine:
             if refused is not None:
                 outcomes.append(refused)
                 continue
+            try:
+                if isinstance(item, CallEvent):
+                    self._apply_call(item)
+                else:
+                    agent_id, ts = item.agent_id, item.ts
+                    for scope, scope_state in self._route(item):
+                        self._apply_spell(scope, agent_id, scope_state, ts)
+            except Exception as error:
+                outcomes.append(self._fault(item, error))
+                continue
             outcomes.append(_ACCEPTED[item.type])
-            if isinstance(item, CallEvent):
-                self._apply_call(item)
-            else:
-                agent_id, ts = item.agent_id, item.ts
-                for scope, scope_state in self._route(item):
-                    self._apply_spell(scope, agent_id, scope_state, ts)
         self.flush()
         return outcomes
 
@@ -384,7 +393,14 @@ class Engine:
                 INVALID_FIELD, f"{event.type} sent to the agent-state path", event.type
             )
         else:
-            outcome = self._admit(event, now) or self._routed(event)
+            refused = self._admit(event, now)
+            if refused is not None:
+                outcome = refused
+            else:
+                try:
+                    outcome = self._routed(event)
+                except Exception as error:
+                    outcome = self._fault(event, error)
         self.flush()
         return outcome
 
@@ -423,6 +439,15 @@ class Engine:
             except (KeyError, TypeError, ValueError) as error:
                 outcomes.append(
                     self._reject(INVALID_FIELD, f"malformed scope update: {error!r}", AGENT_STATE)
+                )
+                continue
+            except Exception as error:
+                _log.error(
+                    "applying a routed agent-state update raised; dead-lettered as internal_error",
+                    exc_info=error,
+                )
+                outcomes.append(
+                    self._reject(INTERNAL_ERROR, f"applying it raised {error!r}", AGENT_STATE)
                 )
                 continue
             outcomes.append(Outcome("accepted" if applied else "duplicate", event_type=AGENT_STATE))
@@ -484,6 +509,21 @@ class Engine:
         if ts > self._newest_accepted:
             self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
+
+    def _fault(self, event: Event, error: Exception) -> Outcome:
+        """An admitted event whose application raised: rejected as `internal_error` instead
+        of accepted, so the caller dead-letters it and applies the rest of the batch once. It
+        stays in `seen`, so a redelivery does not apply again what it already changed."""
+        self.stats.accepted -= 1
+        self._type_counts[event.type].accepted -= 1
+        # One template for every fault, so the worker's log throttle can hold a storm back.
+        _log.error(
+            "applying %s event %r raised; dead-lettered as internal_error",
+            event.type,
+            event.event_id,
+            exc_info=error,
+        )
+        return self._reject(INTERNAL_ERROR, f"applying it raised {error!r}", event.type)
 
     def _reject(self, reason: str, detail: str, event_type: str | None) -> Outcome:
         self.stats.rejected[reason] += 1

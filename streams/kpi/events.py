@@ -26,6 +26,10 @@ FUTURE: Final = "future"
 LATE: Final = "late"
 OUT_OF_ORDER: Final = "out_of_order"
 REJECTION_REASONS: Final = (INVALID_JSON, UNKNOWN_TYPE, INVALID_FIELD, FUTURE, LATE, OUT_OF_ORDER)
+# Not an input problem and not one of DESIGN's reasons: processing the event raised (an engine
+# or storage fault). The event is rejected with this reason rather than dropped, so it reaches
+# the dead-letter topic with its bytes and is counted, and the rest of its batch still applies.
+INTERNAL_ERROR: Final = "internal_error"
 
 
 class _Record:

@@ -20,6 +20,7 @@ from streams.kpi.decode import decode_event
 from streams.kpi.engine import Engine, Outcome
 from streams.kpi.events import (
     AGENT_STATE,
+    INTERNAL_ERROR,
     INVALID_FIELD,
     INVALID_JSON,
     CallEvent,
@@ -31,9 +32,6 @@ from streams.live.jsonbytes import dumps
 from streams.live.table_state import PartitionCursor
 
 log = logging.getLogger(__name__)
-
-# Not an input problem: processing the message raised. Dead-lettered rather than dropped.
-INTERNAL_ERROR = "internal_error"
 
 
 class SourceMessage(Protocol):

@@ -1,0 +1,158 @@
+"""An event whose application raises (an engine or storage fault, never bad input) is rejected
+as `internal_error` on its own: the rest of its batch is applied once, routed agent states keep
+their routing, and a redelivery of the batch changes nothing more.
+
+Faults are injected through the engine's injectable state: a mapping that refuses to store one
+key, as a failing table would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.config import Settings
+from streams.kpi.decode import decode_event
+from streams.kpi.engine import ENGINE_LOGGER, Engine
+from streams.kpi.events import INTERNAL_ERROR
+from streams.kpi.state import EngineState
+from streams.live.deadletter import decode_dead_letter
+from streams.live.processor import BatchProcessor
+from streams.live.table_state import PartitionCursor
+
+T0 = 1_795_000_000.0
+
+
+class StorageFault(RuntimeError):
+    pass
+
+
+class RefusingMapping(dict):
+    """A state mapping that raises when a key containing `marker` is stored."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self.marker in key:
+            raise StorageFault(f"cannot store {key!r}")
+        super().__setitem__(key, value)
+
+
+def engine_refusing(mapping: str, marker: str) -> Engine:
+    state = EngineState.in_memory()
+    setattr(state, mapping, RefusingMapping(marker))
+    return Engine(Settings(), state)
+
+
+class Message:
+    def __init__(self, topic: str, partition: int, offset: int, key: bytes, value: bytes):
+        self.topic, self.partition, self.offset = topic, partition, offset
+        self.key, self.value = key, value
+
+
+def offered(queue: str, call: str, ts: float) -> bytes:
+    event = {"type": "call.offered", "event_id": f"{call}-o", "ts": ts}
+    return orjson.dumps(event | {"call_id": call, "queue": queue})
+
+
+def agent_state(agent: str, queues: list[str], ts: float, state: str = "available") -> bytes:
+    event = {"type": "agent.state", "event_id": f"{agent}-{ts}", "ts": ts, "agent_id": agent}
+    return orjson.dumps(event | {"state": state, "queues": queues, "team": "north"})
+
+
+def offered_counts(engine: Engine, as_of: float) -> dict[str, int]:
+    queues = engine.snapshot(as_of)["queues"]
+    return {name: queue["windows"]["15m"]["offered"] for name, queue in queues.items()}
+
+
+def test_a_call_event_that_faults_is_rejected_alone_and_the_rest_of_the_batch_applies_once(
+    caplog: pytest.LogCaptureFixture,
+):
+    engine = engine_refusing("legs", "call-bad")
+    batch = [
+        offered("sales", "call-1", T0),
+        offered("billing", "call-bad", T0 + 1),
+        offered("support", "call-2", T0 + 2),
+    ]
+    outcomes = engine.process_many([decode_event(line) for line in batch])
+
+    assert [outcome.status for outcome in outcomes] == ["accepted", "rejected", "accepted"]
+    fault = outcomes[1]
+    assert fault.reason == INTERNAL_ERROR
+    assert fault.event_type == "call.offered"
+    assert "StorageFault" in fault.detail and "call-bad" in fault.detail
+    (logged,) = [record for record in caplog.records if record.name == ENGINE_LOGGER]
+    assert "'call-bad-o'" in logged.getMessage()
+    assert logged.exc_info is not None and logged.exc_info[0] is StorageFault
+    stats = engine.stats
+    assert (stats.accepted, stats.duplicates, dict(stats.rejected)) == (2, 0, {INTERNAL_ERROR: 1})
+    assert stats.by_type["call.offered"] == 2
+    counts = offered_counts(engine, T0 + 10)
+    assert (counts["sales"], counts["support"]) == (1, 1)
+
+    # Redelivered (a crash before the commit): nothing is applied or rejected a second time.
+    again = engine.process_many([decode_event(line) for line in batch])
+    assert [outcome.status for outcome in again] == ["duplicate"] * 3
+    assert (stats.accepted, stats.duplicates, dict(stats.rejected)) == (2, 3, {INTERNAL_ERROR: 1})
+    counts = offered_counts(engine, T0 + 10)
+    assert (counts["sales"], counts["support"]) == (1, 1)
+
+
+def test_an_agent_state_that_faults_in_routing_leaves_the_other_agents_routed():
+    engine = engine_refusing("router", "agent-bad")
+    outcomes = [
+        engine.route_agent_state(agent_state(agent, ["sales"], T0 + index))
+        for index, agent in enumerate(["agent-1", "agent-bad", "agent-2"])
+    ]
+    assert [outcome.status for outcome in outcomes] == ["accepted", "rejected", "accepted"]
+    assert outcomes[1].reason == INTERNAL_ERROR
+    assert outcomes[1].event_type == "agent.state"
+    assert [name for name, _ in outcomes[2].scope_updates] == ["sales", "north"]
+    assert engine.stats.by_type["agent.state"] == 2
+    assert dict(engine.stats.rejected) == {INTERNAL_ERROR: 1}
+
+
+def test_a_scope_update_that_faults_is_rejected_alone():
+    engine = engine_refusing("agents", "agent-bad")
+    updates = [
+        {"scope": "q", "name": queue, "agent_id": agent, "state": "available", "ts": T0}
+        | {"event_id": f"{agent}-1"}
+        for queue, agent in [("sales", "agent-1"), ("billing", "agent-bad"), ("support", "agent-2")]
+    ]
+    outcomes = engine.apply_scope_updates(updates, T0)
+    assert [outcome.status for outcome in outcomes] == ["accepted", "rejected", "accepted"]
+    assert outcomes[1].reason == INTERNAL_ERROR
+    assert "StorageFault" in outcomes[1].detail
+    queues = engine.snapshot(T0 + 1)["queues"]
+    assert queues["sales"]["agents"]["available"] == 1
+    assert queues["support"]["agents"]["available"] == 1
+
+
+@pytest.mark.parametrize("faulty", ["agent-bad", "agent-1"])
+def test_processor_routes_every_agent_of_a_batch_but_the_faulty_one(faulty: str):
+    """The live path: before, the fault escaped the batch, the worker retried it message by
+    message, and the agents routed before the fault counted as duplicates and were never
+    routed."""
+    settings = Settings()
+    engine = engine_refusing("router", faulty)
+    processor = BatchProcessor(
+        engine, settings, "ccpulse-agent-scope", PartitionCursor(), clock=lambda: T0 + 60
+    )
+    topic = settings.topics.agent_state
+    agents = ["agent-1", "agent-bad", "agent-2"]
+    # One partition, so the three are one engine batch (a mis-keyed agent is still routed).
+    messages = [
+        Message(topic, 0, offset, agent.encode(), agent_state(agent, ["sales"], T0 + offset))
+        for offset, agent in enumerate(agents)
+    ]
+    records = processor.process(messages)
+
+    routed = [orjson.loads(r.value)["agent_id"] for r in records if r.topic != "cc.dead-letter"]
+    assert routed == [a for a in agents if a != faulty for _ in ("sales", "north")]
+    (letter,) = [decode_dead_letter(r.value) for r in records if r.topic == "cc.dead-letter"]
+    assert letter["reason"] == INTERNAL_ERROR
+    assert letter["source"] == {"topic": topic, "partition": 0, "offset": agents.index(faulty)}
+    assert letter["original"] == messages[agents.index(faulty)].value
