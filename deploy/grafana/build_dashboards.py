@@ -88,12 +88,13 @@ def stat(
     value_size: int = 72,
     description: str = "",
     overrides: list[dict[str, Any]] | None = None,
+    mappings: list[dict[str, Any]] | None = None,
 ) -> Panel:
     defaults: dict[str, Any] = {
         "unit": unit,
         "thresholds": thresholds,
         "color": {"mode": "thresholds"},
-        "mappings": [],
+        "mappings": mappings or [],
     }
     if decimals is not None:
         defaults["decimals"] = decimals
@@ -243,6 +244,40 @@ def dashboard(
 
 Q = 'queue=~"$queue"'
 QW = 'queue=~"$queue", window="$window"'
+
+# --- data freshness ----------------------------------------------------------------------------
+# `ccpulse_snapshot_as_of_seconds` has no queue label: it is the as_of of everything one worker
+# exposes. A queue's figures are as old as the as_of of the worker(s) exporting that queue, so
+# the as_of is joined on the scrape target (job, instance) onto a series every exported queue
+# has (the service-level target, which is also what the queue variable lists).
+_QUEUE_AS_OF = (
+    "ccpulse_snapshot_as_of_seconds + on (job, instance) group_right ()"
+    f" (0 * ccpulse_service_level_target_ratio{{{Q}}})"
+)
+# A worker that loses Kafka (or its state, or stops) exports no queue series at all, while the
+# range-query panels keep showing their last values. So the age is taken from the last as_of
+# at which each worker exported the queue, looked back an hour: it keeps growing while the
+# figures stay frozen, instead of vanishing. The 5 s subquery step is the scrape interval;
+# the instant term gives the exact age while the queue is exported. The freshest worker wins
+# (after a partition hand-over the previous owner's last as_of is history, not a frozen queue).
+# An as_of ahead of Prometheus's clock (a producer's clock ahead) counts as 0 s old.
+FIGURE_AGE = (
+    "clamp_min(time() - max by (queue) ("
+    f"{_QUEUE_AS_OF} or last_over_time(({_QUEUE_AS_OF})[1h:5s])"
+    "), 0)"
+)
+# Figures older than this are stale: two missed 5 s scrapes, or a worker that has stopped
+# exporting (ccpulse top marks a queue stale after five 1 s publish intervals, at least 10 s).
+STALE_AFTER_SECONDS = 10
+KAFKA_UP_DOWN = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"text": "DOWN", "color": BAD, "index": 0},
+            "1": {"text": "OK", "color": GOOD, "index": 1},
+        },
+    }
+]
 
 
 def wallboard() -> dict[str, Any]:
@@ -402,7 +437,52 @@ def wallboard() -> dict[str, Any]:
                 no_value="0",
                 overrides=[named_color(s, c) for s, c in state_colors.items()],
             ),
-            24,
+            18,
+            5,
+        )
+    )
+    # Instant queries: a range query reduced to its last non-null point would keep showing a
+    # value (green) for a series that has gone. No data has the base colour: red.
+    panels.append(
+        layout.place(
+            stat(
+                "Data age",
+                [prom(FIGURE_AGE, instant=True)],
+                SECONDS,
+                steps((None, BAD), (0, GOOD), (STALE_AFTER_SECONDS, BAD)),
+                decimals=0,
+                no_value="no data",
+                value_size=48,
+                description=(
+                    "Seconds since the as_of of this queue's figures (now minus "
+                    "ccpulse_snapshot_as_of_seconds of the worker exporting the queue). Red "
+                    f"from {STALE_AFTER_SECONDS} s: the worker lost Kafka, stopped or is not "
+                    "scraped, and the figures on this row are frozen. No data: no worker has "
+                    "exported the queue for an hour."
+                ),
+            ),
+            3,
+            5,
+        )
+    )
+    panels.append(
+        layout.place(
+            stat(
+                "Kafka",
+                [prom("min(ccpulse_kafka_connected)", instant=True)],
+                "none",
+                steps((None, BAD), (1, GOOD)),
+                decimals=0,
+                no_value="no data",
+                value_size=48,
+                mappings=KAFKA_UP_DOWN,
+                description=(
+                    "All workers (not only this queue's): DOWN when any worker has had no "
+                    "answer from Kafka for 10 s; its queues' figures are frozen until Kafka "
+                    "answers. No data: no worker is being scraped."
+                ),
+            ),
+            3,
             5,
         )
     )
@@ -679,6 +759,48 @@ def analyst() -> dict[str, Any]:
             },
             8,
             10,
+        )
+    )
+
+    panels.append(layout.row("Data freshness"))
+    panels.append(
+        layout.place(
+            timeseries(
+                "Figure age and Kafka connection",
+                [
+                    prom(FIGURE_AGE, "{{queue}} age", "A"),
+                    prom(
+                        "min by (instance) (ccpulse_kafka_connected)",
+                        "{{instance}} Kafka connected",
+                        "B",
+                    ),
+                ],
+                "s",
+                thresholds=steps((None, GOOD), (STALE_AFTER_SECONDS, BAD)),
+                min_value=0,
+                description=(
+                    "Age of each queue's figures (left axis; a ramp is a period of frozen "
+                    "figures) and, per worker, whether it reaches Kafka (right axis, 1/0). "
+                    "Age growing while Kafka is 1 points at the worker itself or at scraping."
+                ),
+                overrides=[
+                    {
+                        "matcher": {"id": "byFrameRefID", "options": "B"},
+                        "properties": [
+                            {"id": "unit", "value": "none"},
+                            {"id": "decimals", "value": 0},
+                            {"id": "min", "value": 0},
+                            {"id": "max", "value": 1},
+                            {"id": "custom.axisPlacement", "value": "right"},
+                            {"id": "custom.axisLabel", "value": "Kafka connected"},
+                            {"id": "custom.lineInterpolation", "value": "stepAfter"},
+                            {"id": "custom.thresholdsStyle", "value": {"mode": "off"}},
+                        ],
+                    }
+                ],
+            ),
+            24,
+            8,
         )
     )
 

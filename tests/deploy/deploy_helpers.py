@@ -26,7 +26,8 @@ RULE_TESTS_DIR = DEPLOY / "prometheus" / "tests"
 RUNBOOK = DEPLOY / "prometheus" / "RUNBOOK.md"
 
 # Every series the worker exports (shared/DESIGN.md, "Outputs" -> Prometheus) with its labels,
-# plus the staffing gauges. Rules and dashboards may only use these (and Prometheus's `up`).
+# plus the staffing gauges and docs/contract-notes.md's additions (snapshot as_of, Kafka
+# contact). Rules and dashboards may only use these (and Prometheus's `up`).
 WORKER_METRICS: dict[str, set[str]] = {
     "ccpulse_service_level_ratio": {"queue", "window"},
     "ccpulse_asa_seconds": {"queue", "window"},
@@ -51,6 +52,7 @@ WORKER_METRICS: dict[str, set[str]] = {
     "ccpulse_agents_required": {"queue"},
     "ccpulse_staffing_gap": {"queue"},
     "ccpulse_kafka_connected": set(),
+    "ccpulse_snapshot_as_of_seconds": set(),
 }
 
 # Metric names in PromQL: identifiers starting with ccpulse_ that are not part of a recording

@@ -311,6 +311,190 @@ def test_wallboard_expressions_compute_the_right_values(promtool: str, tmp_path:
     assert_ok(run_tool([promtool, "test", "rules", str(dump_yaml(test, tmp_path / "t.yml"))]))
 
 
+def threshold_color(thresholds: dict[str, Any], value: float | None) -> str:
+    """The colour Grafana gives a value: the last step at or below it. No value (None) gets
+    the base step's colour (Grafana's display processor colours a missing value as -Infinity)."""
+    steps = thresholds["steps"]
+    color = steps[0]["color"]
+    for step in steps[1:]:
+        if value is not None and value >= step["value"]:
+            color = step["color"]
+    return color
+
+
+def row_of(board: dict[str, Any], panel: dict[str, Any]) -> dict[str, Any]:
+    """The row a panel sits in: the last row above it (Grafana's rule for uncollapsed rows)."""
+    rows = [p for p in board["panels"] if p["type"] == "row"]
+    above = [r for r in rows if r["gridPos"]["y"] < panel["gridPos"]["y"]]
+    return max(above, key=lambda r: r["gridPos"]["y"])
+
+
+def panel_titled(board: dict[str, Any], title: str) -> dict[str, Any]:
+    matches = [p for p in all_panels(board) if p.get("title") == title]
+    assert len(matches) == 1, f"{len(matches)} panels titled {title!r}"
+    return matches[0]
+
+
+def test_wallboard_shows_in_every_queue_row_whether_its_figures_are_live() -> None:
+    board = load(WALLBOARD)
+    age = panel_titled(board, "Data age")
+    kafka = panel_titled(board, "Kafka")
+    for panel in (age, kafka):
+        assert panel["type"] == "stat"
+        assert row_of(board, panel).get("repeat") == "queue", panel["title"]
+        # Instant: a range query reduced to its last non-null point would keep showing the
+        # last (fresh, green) value of a series that has gone.
+        assert all(t["instant"] and not t["range"] for t in panel["targets"]), panel["title"]
+        assert panel["fieldConfig"]["defaults"]["noValue"], panel["title"]
+        assert panel["options"]["colorMode"] == "background", panel["title"]
+
+    (target,) = age["targets"]
+    assert metric_names(target["expr"]) == {
+        "ccpulse_snapshot_as_of_seconds",
+        "ccpulse_service_level_target_ratio",
+    }
+    assert 'queue=~"$queue"' in target["expr"], "the age of the row's own queue"
+    thresholds = age["fieldConfig"]["defaults"]["thresholds"]
+    assert threshold_color(thresholds, None) == "red", "no data must not look fresh"
+    assert [threshold_color(thresholds, s) for s in (0, 4, 9.9)] == ["green"] * 3
+    assert [threshold_color(thresholds, s) for s in (10, 11, 3600)] == ["red"] * 3
+
+    (target,) = kafka["targets"]
+    assert metric_names(target["expr"]) == {"ccpulse_kafka_connected"}
+    defaults = kafka["fieldConfig"]["defaults"]
+    assert threshold_color(defaults["thresholds"], None) == "red", "no worker scraped: red"
+    assert threshold_color(defaults["thresholds"], 0) == "red"
+    assert threshold_color(defaults["thresholds"], 1) == "green"
+    (mapping,) = defaults["mappings"]
+    assert mapping["type"] == "value"
+    assert {v: (m["text"], m["color"]) for v, m in mapping["options"].items()} == {
+        "0": ("DOWN", "red"),
+        "1": ("OK", "green"),
+    }
+
+
+def test_analyst_charts_figure_age_and_kafka_connection_over_time() -> None:
+    analyst = load(ANALYST)
+    panel = panel_titled(analyst, "Figure age and Kafka connection")
+    assert panel["type"] == "timeseries"
+    targets = {t["refId"]: t for t in panel["targets"]}
+    assert not any(t["instant"] for t in targets.values()), "a chart needs range queries"
+    wallboard_age = panel_titled(load(WALLBOARD), "Data age")["targets"][0]["expr"]
+    assert targets["A"]["expr"] == wallboard_age, "the same age as the wallboard shows"
+    assert metric_names(targets["B"]["expr"]) == {"ccpulse_kafka_connected"}
+    assert "by (instance)" in targets["B"]["expr"], "one line per worker"
+    (override,) = panel["fieldConfig"]["overrides"]
+    assert override["matcher"] == {"id": "byFrameRefID", "options": "B"}
+    properties = {p["id"]: p["value"] for p in override["properties"]}
+    assert properties["custom.axisPlacement"] == "right", "0/1 beside an age in seconds"
+    assert (properties["min"], properties["max"]) == (0, 1)
+
+
+def test_freshness_expressions_compute_the_right_values(promtool: str, tmp_path: Path) -> None:
+    """Evaluate the data-age and Kafka expressions with promtool on three workers' series.
+
+    5 s scrapes, as_of = scrape time. w1 is healthy and exports `sales`, and `vip` until it
+    hands `vip` over to w2 at 300 s. w2 exports `support` and then `vip`, and loses Kafka
+    at 400 s: from then on it exports no queue series and no as_of, only Kafka 0. w3's clock
+    is 30 s ahead of Prometheus's."""
+    wallboard = load(WALLBOARD)
+    analyst = load(ANALYST)
+
+    def expr(board: dict[str, Any], title: str, ref: str = "A", queue: str = ".*") -> str:
+        target = next(t for t in panel_titled(board, title)["targets"] if t["refId"] == ref)
+        return substitute(target["expr"].replace("$queue", queue))
+
+    age = expr(wallboard, "Data age")
+    analyst_age = expr(analyst, "Figure age and Kafka connection", "A")
+    kafka = expr(wallboard, "Kafka")
+    kafka_by_worker = expr(analyst, "Figure age and Kafka connection", "B")
+
+    def worker(n: int, metric: str, queue: str | None = None) -> str:
+        labels = f'job="ccpulse-worker",instance="w{n}:6066"'
+        if queue:
+            labels += f',queue="{queue}"'
+        return f"{metric}{{{labels}}}"
+
+    target = "ccpulse_service_level_target_ratio"
+    as_of = "ccpulse_snapshot_as_of_seconds"
+    connected = "ccpulse_kafka_connected"
+    series = [
+        (worker(1, as_of), "0+5x120"),
+        (worker(1, connected), "1x120"),
+        (worker(1, target, "sales"), "0.8x120"),
+        (worker(1, target, "vip"), "0.9x59 stale"),
+        (worker(2, as_of), "0+5x80 stale"),
+        (worker(2, connected), "1x80 0x39"),
+        (worker(2, target, "support"), "0.8x80 stale"),
+        (worker(2, target, "vip"), "_x60 0.9x20 stale"),
+        (worker(3, as_of), "30+5x120"),
+        (worker(3, connected), "1x120"),
+        (worker(3, target, "ahead"), "0.8x120"),
+    ]
+
+    def ages(**by_queue: float) -> list[dict[str, Any]]:
+        return [{"labels": f'{{queue="{q}"}}', "value": v} for q, v in by_queue.items()]
+
+    checks = []
+    for age_expr in (age, analyst_age):
+        checks += [
+            # Before the hand-over and the outage everything is current; a clock ahead is 0 s.
+            {
+                "expr": age_expr,
+                "eval_time": "250s",
+                "exp_samples": ages(sales=0, vip=0, support=0, ahead=0),
+            },
+            # After the hand-over w1's last `vip` as_of is history: w2's current one counts.
+            {
+                "expr": age_expr,
+                "eval_time": "350s",
+                "exp_samples": ages(sales=0, vip=0, support=0, ahead=0),
+            },
+            # w2 cut off since 400 s: its queues' figures are 200 s old and keep ageing.
+            {
+                "expr": age_expr,
+                "eval_time": "600s",
+                "exp_samples": ages(sales=0, vip=200, support=200, ahead=0),
+            },
+            # A queue no worker exports: no sample, which the panel shows as red "no data".
+            {"expr": age_expr.replace(".*", "nosuch"), "eval_time": "600s", "exp_samples": []},
+        ]
+    checks += [
+        {"expr": kafka, "eval_time": "350s", "exp_samples": [{"labels": "{}", "value": 1}]},
+        {"expr": kafka, "eval_time": "600s", "exp_samples": [{"labels": "{}", "value": 0}]},
+        {
+            "expr": kafka_by_worker,
+            "eval_time": "600s",
+            "exp_samples": [
+                {"labels": '{instance="w1:6066"}', "value": 1},
+                {"labels": '{instance="w2:6066"}', "value": 0},
+                {"labels": '{instance="w3:6066"}', "value": 1},
+            ],
+        },
+    ]
+    # A worker (without the Kafka gauge) that stopped at 60 s: its queue ages for an hour,
+    # then has no sample at all; no Kafka series at all is no sample either (red "no data").
+    gone = [(worker(1, as_of), "0+5x12 stale"), (worker(1, target, "sales"), "0.8x12 stale")]
+    gone_checks = [
+        {"expr": age, "eval_time": "30m", "exp_samples": ages(sales=1740)},
+        {"expr": age, "eval_time": "62m", "exp_samples": []},
+        {"expr": kafka, "eval_time": "30m", "exp_samples": []},
+    ]
+    test = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "5s",
+                "input_series": [{"series": s, "values": v} for s, v in inputs],
+                "promql_expr_test": exprs,
+            }
+            for inputs, exprs in ((series, checks), (gone, gone_checks))
+        ],
+    }
+    assert_ok(run_tool([promtool, "test", "rules", str(dump_yaml(test, tmp_path / "f.yml"))]))
+
+
 def test_datasources_provisioning() -> None:
     provisioned = provisioned_datasources()
     assert provisioned["ccpulse-prometheus"]["type"] == "prometheus"
