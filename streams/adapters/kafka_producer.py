@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -65,10 +66,17 @@ def make_producer(kafka: KafkaConnection, **overrides: object) -> AIOKafkaProduc
 
 async def start_producer(kafka: KafkaConnection, timeout: float = 15.0, **overrides: object):
     producer = make_producer(kafka, **overrides)
+    await start_kafka_client(producer, kafka, timeout)
+    return producer
+
+
+async def start_kafka_client(client: Any, kafka: KafkaConnection, timeout: float = 15.0) -> None:
+    """Start an aiokafka producer or consumer; a one-line UserError naming the fix if Kafka
+    cannot be reached or the TLS set-up is wrong."""
     try:
-        await asyncio.wait_for(producer.start(), timeout)
+        await asyncio.wait_for(client.start(), timeout)
     except (KafkaError, OSError, TimeoutError) as error:
-        await producer.stop()
+        await client.stop()
         problem = await kafka_tls_problem(kafka)
         if problem is not None:
             raise UserError(problem) from None
@@ -76,7 +84,6 @@ async def start_producer(kafka: KafkaConnection, timeout: float = 15.0, **overri
             f"cannot reach Kafka at {kafka.redacted()} ({type(error).__name__}): start the "
             "broker or set CCPULSE_KAFKA_BOOTSTRAP"
         ) from None
-    return producer
 
 
 async def send_all(

@@ -39,7 +39,9 @@ class _LoginRefusals(logging.Handler):
             self.refused = True
 
 
-async def _admin(kafka: KafkaConnection, timeout: float) -> AIOKafkaAdminClient:
+async def start_admin(kafka: KafkaConnection, timeout: float) -> AIOKafkaAdminClient:
+    """A started admin client; a one-line UserError naming the fix when Kafka cannot be
+    reached, refuses the login or the TLS set-up is wrong."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=kafka.servers,
         request_timeout_ms=int(timeout * 1000),
@@ -80,7 +82,7 @@ async def ensure_topics(
 ) -> list[str]:
     """Create missing topics with `settings.partitions`; refuse topics with another count
     (the call topics and the routing topic must be co-partitioned). Returns created names."""
-    admin = await _admin(kafka, timeout)
+    admin = await start_admin(kafka, timeout)
     try:
         wanted = [*source_topic_names(settings), settings.topics.dead_letter, *extra]
         existing = set(await admin.list_topics())

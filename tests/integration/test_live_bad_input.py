@@ -11,7 +11,7 @@ import pytest
 import redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from helpers import wait_until
-from live_support import WorkerProcess, redis_snapshot, write_config
+from live_support import WorkerProcess, redis_snapshot, run_ccpulse, write_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.live.deadletter import decode_dead_letter
@@ -185,6 +185,22 @@ def test_garbage_wrong_types_and_unknown_types_are_dead_lettered(kafka_bootstrap
     wait_until(counted, timeout=30, message="rejections counted in /metrics")
     wait_one_call_waiting(client, "sales", after="bad ones")
     worker.assert_running()
+
+    # What an operator reads back: the same dead letters, and the events' own bytes.
+    env = {"CCPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap}
+    summary = run_ccpulse("dead-letters", "--config", str(worker.config), env=env)
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.splitlines()[1] == (
+        "  by reason: invalid_field 4, invalid_json 2, future 1, late 1, unknown_type 1"
+    )
+    exported = run_ccpulse("dead-letters", "--config", str(worker.config), "--jsonl", env=env)
+    assert sorted(
+        (item["reason"], item["source"]["topic"], item["original"])
+        for item in map(orjson.loads, exported.stdout.splitlines())
+    ) == sorted(
+        (reason, topic, value.decode("utf-8", "backslashreplace"))
+        for topic, _, value, reason in bad
+    )
 
 
 def test_huge_bad_message_is_dead_lettered_and_the_worker_keeps_going(
