@@ -301,11 +301,11 @@ def _agent_state(document: dict) -> AgentStateEvent:
 # one call instead of an attribute look-up per field. The types are dispatched on by identity.
 _fields_of: Final = wire.fields_of
 _BACKSLASH: Final = ord("\\")
-_AGENT_STATE: Final = wire.AgentState
-_CALL_OFFERED: Final = wire.CallOffered
-_CALL_ANSWERED: Final = wire.CallAnswered
-_CALL_WRAPUP: Final = wire.CallWrapup
-_CALL_ABANDONED: Final = wire.CallAbandoned
+_AGENT_STATE_MESSAGE: Final = wire.AgentState
+_OFFERED_MESSAGE: Final = wire.CallOffered
+_ANSWERED_MESSAGE: Final = wire.CallAnswered
+_WRAPUP_MESSAGE: Final = wire.CallWrapup
+_ABANDONED_MESSAGE: Final = wire.CallAbandoned
 
 
 def _fits(value: str) -> bool:
@@ -351,16 +351,16 @@ def _fast_seconds(value: Any) -> float:
 def _fast_event(message: wire.Message, escaped: bool) -> Event | None:
     kind = type(message)
     fields = _fields_of(message)
-    if kind is _AGENT_STATE:
+    if kind is _AGENT_STATE_MESSAGE:
         return _fast_agent_state(fields, escaped)
-    if kind is _CALL_OFFERED:
+    if kind is _OFFERED_MESSAGE:
         return _fast_call(CALL_OFFERED, fields, escaped, "", 0.0)
-    if kind is _CALL_ANSWERED:
+    if kind is _ANSWERED_MESSAGE:
         wait = _fast_seconds(fields[5])
         return _fast_call(CALL_ANSWERED, fields, escaped, fields[4], wait)
-    if kind is _CALL_WRAPUP:
+    if kind is _WRAPUP_MESSAGE:
         return _fast_wrapup(fields, escaped)
-    if kind is _CALL_ABANDONED:
+    if kind is _ABANDONED_MESSAGE:
         return _fast_call(CALL_ABANDONED, fields, escaped, "", _fast_seconds(fields[4]))
     return None
 
