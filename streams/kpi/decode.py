@@ -1,5 +1,11 @@
 """Bytes in, a typed event or a `Rejection` out (the `invalid_json`, `unknown_type` and
-`invalid_field` checks of DESIGN.md; time-dependent checks live in `admission`)."""
+`invalid_field` checks of DESIGN.md; time-dependent checks live in `admission`).
+
+Two paths give the same result for every input. The fast one reads a message with msgspec into
+the Structs of `wire` and accepts it only when every check below passes; anything else (msgspec
+refuses it, or a check fails) is decoded again by the orjson path, `_decode_document`, which
+alone decides and words every rejection. tests/unit/test_decode_fast_path.py pins the two
+together."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 
+from streams.kpi import wire
 from streams.kpi.events import (
     AGENT_STATE,
     AGENT_STATES,
@@ -44,6 +51,7 @@ MAX_TS: Final = 32_503_680_000.0  # 3000-01-01T00:00:00Z
 # Final, so the compiled module holds the function itself instead of looking up an attribute
 # of the orjson module for every message.
 _loads: Final = orjson.loads
+_read_message: Final = wire.DECODER.decode
 
 
 class _Invalid(Exception):
@@ -52,6 +60,24 @@ class _Invalid(Exception):
 
 def decode_event(raw: bytes | bytearray | memoryview | str) -> Event | Rejection:
     """Decode one message or JSONL line. Never raises."""
+    if type(raw) is bytes:
+        escaped = _BACKSLASH in raw  # an int: memchr (a bytes needle costs an exception here)
+    elif type(raw) is str:
+        escaped = "\\" in raw
+    else:  # bytearray and memoryview take the orjson path only
+        return _decode_document(raw)
+    try:
+        message = _read_message(raw)
+    except Exception:  # msgspec.DecodeError (ValidationError too), UnicodeError
+        return _decode_document(raw)
+    event = _fast_event(message, escaped)
+    if event is None:
+        return _decode_document(raw)
+    return event
+
+
+def _decode_document(raw: bytes | bytearray | memoryview | str) -> Event | Rejection:
+    """The orjson path: decode and check one message, the reference for every outcome."""
     try:
         document = _loads(raw)
     except orjson.JSONDecodeError as error:
@@ -267,3 +293,140 @@ def _agent_state(document: dict) -> AgentStateEvent:
         team,
         reason,
     )
+
+
+# The fast path. Each check is the one of the orjson path above, so a message passes here only
+# if it would pass there with the same values; it returns None (the orjson path decides) on the
+# first that fails. msgspec hands over the fields as a tuple, in the order `wire` declares them:
+# one call instead of an attribute look-up per field. The types are dispatched on by identity.
+_fields_of: Final = wire.fields_of
+_BACKSLASH: Final = ord("\\")
+_AGENT_STATE_MESSAGE: Final = wire.AgentState
+_OFFERED_MESSAGE: Final = wire.CallOffered
+_ANSWERED_MESSAGE: Final = wire.CallAnswered
+_WRAPUP_MESSAGE: Final = wire.CallWrapup
+_ABANDONED_MESSAGE: Final = wire.CallAbandoned
+
+
+def _fits(value: str) -> bool:
+    """`_text`'s test of an id or a name but for U+001F (see `_separated`)."""
+    return 0 < len(value) <= MAX_TEXT_CHARS
+
+
+def _separated(first: str, second: str, third: str) -> bool:
+    """Whether any of the three holds U+001F. Only for a message with a backslash: JSON can
+    carry U+001F in a string only as an escape (as a raw byte it is not JSON)."""
+    return KEY_SEPARATOR in first or KEY_SEPARATOR in second or KEY_SEPARATOR in third
+
+
+def _fast_ts(value: Any) -> float:
+    """`_ts` of a valid time, -1.0 for any other."""
+    if type(value) is float:
+        ts: float = value
+        if 0.0 <= ts < MAX_TS:
+            return ts
+        return -1.0
+    try:
+        return parse_ts(value)
+    except ValueError:
+        return -1.0
+
+
+def _fast_seconds(value: Any) -> float:
+    """`_seconds` of a valid number of seconds (msgspec gives an int or a float), -1.0 for any
+    other. The value is returned as `_seconds` returns it, so the compiled module turns an int
+    into a float at the same point in both paths."""
+    if type(value) is float:
+        seconds: float = value
+        if 0.0 <= seconds < _INFINITY:
+            return seconds
+        return -1.0
+    if type(value) is int:
+        whole: int = value
+        if whole >= 0:
+            return value
+    return -1.0
+
+
+def _fast_event(message: wire.Message, escaped: bool) -> Event | None:
+    kind = type(message)
+    fields = _fields_of(message)
+    if kind is _AGENT_STATE_MESSAGE:
+        return _fast_agent_state(fields, escaped)
+    if kind is _OFFERED_MESSAGE:
+        return _fast_call(CALL_OFFERED, fields, escaped, "", 0.0)
+    if kind is _ANSWERED_MESSAGE:
+        wait = _fast_seconds(fields[5])
+        return _fast_call(CALL_ANSWERED, fields, escaped, fields[4], wait)
+    if kind is _WRAPUP_MESSAGE:
+        return _fast_wrapup(fields, escaped)
+    if kind is _ABANDONED_MESSAGE:
+        return _fast_call(CALL_ABANDONED, fields, escaped, "", _fast_seconds(fields[4]))
+    return None
+
+
+def _fast_call(
+    event_type: str, fields: tuple[Any, ...], escaped: bool, agent_id: str, wait: float
+) -> CallEvent | None:
+    """call.offered, call.answered or call.abandoned: event_id, ts, call_id, queue first."""
+    event_id: str = fields[0]
+    ts = _fast_ts(fields[1])
+    call_id: str = fields[2]
+    queue: str = fields[3]
+    if ts < 0 or wait < 0 or not (_fits(event_id) and _fits(call_id) and _fits(queue)):
+        return None
+    if event_type == CALL_ANSWERED and not _fits(agent_id):
+        return None
+    if escaped and (_separated(event_id, call_id, queue) or KEY_SEPARATOR in agent_id):
+        return None
+    return CallEvent(event_type, event_id, ts, call_id, queue, agent_id, wait)
+
+
+def _fast_wrapup(fields: tuple[Any, ...], escaped: bool) -> CallEvent | None:
+    event_id: str = fields[0]
+    ts = _fast_ts(fields[1])
+    call_id: str = fields[2]
+    queue: str = fields[3]
+    agent_id: str = fields[4]
+    talk = _fast_seconds(fields[5])
+    acw = _fast_seconds(fields[6])
+    hold = _fast_seconds(fields[7])
+    if (
+        ts < 0
+        or talk < 0
+        or hold < 0
+        or acw < 0
+        or not (_fits(event_id) and _fits(call_id) and _fits(queue) and _fits(agent_id))
+    ):
+        return None
+    if escaped and (_separated(event_id, call_id, queue) or KEY_SEPARATOR in agent_id):
+        return None
+    # The same sum in the same order as `_wrapup`.
+    handle = talk + hold + acw
+    return CallEvent(CALL_WRAPUP, event_id, ts, call_id, queue, agent_id, 0.0, handle)
+
+
+def _fast_agent_state(fields: tuple[Any, ...], escaped: bool) -> AgentStateEvent | None:
+    event_id: str = fields[0]
+    ts = _fast_ts(fields[1])
+    agent_id: str = fields[2]
+    state = _state_constant(fields[3])
+    queues: list[str] = fields[4]
+    team: str = fields[5]
+    reason: str | None = fields[6]
+    if (
+        ts < 0
+        or state is None
+        or len(queues) > MAX_AGENT_QUEUES
+        or (not queues and state != LOGGED_OUT)
+        or not (_fits(event_id) and _fits(agent_id) and _fits(team))
+        or (escaped and _separated(event_id, agent_id, team))
+    ):
+        return None
+    unique: list[str] = []
+    for queue in queues:
+        if not _fits(queue) or (escaped and KEY_SEPARATOR in queue):
+            return None
+        if queue not in unique:
+            unique.append(queue)
+    return AgentStateEvent(AGENT_STATE, event_id, ts, agent_id, state, tuple(unique), team, reason)
