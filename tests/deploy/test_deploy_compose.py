@@ -6,8 +6,10 @@ plugin is installed (it needs no daemon), otherwise that one test skips with the
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +179,24 @@ def test_dockerfile_builds_python311_slim_from_the_lock() -> None:
         for source in sources.split():
             assert (ROOT / source).exists(), f"COPY {source}: missing in the repository"
             assert source not in ignored, f"{source} is excluded by .dockerignore"
+
+
+def test_engine_stage_installs_every_library_the_engine_imports() -> None:
+    """mypyc type-checks the engine's modules and what they import: a library missing from the
+    build stage fails the image build (msgspec once did)."""
+    stage = DOCKERFILE.read_text(encoding="utf-8").split("\nFROM ")[1]  # FROM ... AS engine
+    (install,) = re.findall(r"^RUN pip install -c requirements\.lock (.+)$", stage, flags=re.M)
+    installed = set(install.split())
+    imported = set()
+    for source in (ROOT / "streams" / "kpi").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"__future__", "streams"}
+    assert third_party, "the engine imports some libraries (orjson, msgspec)"
+    assert third_party <= installed, f"add {sorted(third_party - installed)} to the engine stage"
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
