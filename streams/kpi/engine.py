@@ -365,11 +365,18 @@ class Engine:
             if isinstance(item, Rejection):
                 outcomes.append(self._reject(item.reason, item.detail, item.event_type))
                 continue
-            refused = self._admit(item, now)
-            if refused is not None:
-                outcomes.append(refused)
-                continue
+            # What admitting an event moves, restored if applying it fails (only accepted
+            # events advance the clocks, DESIGN.md). Separate assignments: compiled, a tuple
+            # would box the floats.
+            accepted = self.stats.accepted
+            clock = self.now
+            newest_ts = self.max_ts
+            newest_accepted = self._newest_accepted
             try:
+                refused = self._admit(item, now)
+                if refused is not None:
+                    outcomes.append(refused)
+                    continue
                 if isinstance(item, CallEvent):
                     self._apply_call(item)
                 else:
@@ -377,7 +384,9 @@ class Engine:
                     for scope, scope_state in self._route(item):
                         self._apply_spell(scope, agent_id, scope_state, ts)
             except Exception as error:
-                outcomes.append(self._fault(item, error))
+                outcomes.append(
+                    self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
+                )
                 continue
             outcomes.append(_ACCEPTED[item.type])
         self.flush()
@@ -393,14 +402,15 @@ class Engine:
                 INVALID_FIELD, f"{event.type} sent to the agent-state path", event.type
             )
         else:
-            refused = self._admit(event, now)
-            if refused is not None:
-                outcome = refused
-            else:
-                try:
-                    outcome = self._routed(event)
-                except Exception as error:
-                    outcome = self._fault(event, error)
+            # Separate assignments: compiled, a tuple would box the three floats.
+            accepted = self.stats.accepted
+            clock = self.now
+            newest_ts = self.max_ts
+            newest_accepted = self._newest_accepted
+            try:
+                outcome = self._admit(event, now) or self._routed(event)
+            except Exception as error:
+                outcome = self._fault(event, error, accepted, clock, newest_ts, newest_accepted)
         self.flush()
         return outcome
 
@@ -435,15 +445,20 @@ class Engine:
         outcomes = []
         for update in updates:
             try:
-                applied = self._apply_update(update)
+                scope, agent_id, state, ts = self._scope_update_fields(update)
             except (KeyError, TypeError, ValueError) as error:
                 outcomes.append(
                     self._reject(INVALID_FIELD, f"malformed scope update: {error!r}", AGENT_STATE)
                 )
                 continue
+            try:
+                applied = self._apply_spell(scope, agent_id, state, ts)
             except Exception as error:
+                # One template for every fault, so the worker's log throttle can hold a storm.
                 _log.error(
-                    "applying a routed agent-state update raised; dead-lettered as internal_error",
+                    "applying the update of agent %r in %r raised; dead-lettered as internal_error",
+                    agent_id,
+                    scope,
                     exc_info=error,
                 )
                 outcomes.append(
@@ -510,12 +525,23 @@ class Engine:
             self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
 
-    def _fault(self, event: Event, error: Exception) -> Outcome:
-        """An admitted event whose application raised: rejected as `internal_error` instead
-        of accepted, so the caller dead-letters it and applies the rest of the batch once. It
-        stays in `seen`, so a redelivery does not apply again what it already changed."""
-        self.stats.accepted -= 1
-        self._type_counts[event.type].accepted -= 1
+    def _fault(
+        self,
+        event: Event,
+        error: Exception,
+        accepted: int,
+        clock: float,
+        newest_ts: float,
+        newest_accepted: float,
+    ) -> Outcome:
+        """An event whose admission or application raised: rejected as `internal_error`, so
+        the caller dead-letters it and applies the rest of the batch once. The counts and
+        clocks admitting it moved are put back to the values given; if it got into `seen`, it
+        stays there, so a redelivery does not apply again what it changed."""
+        if self.stats.accepted > accepted:
+            self.stats.accepted -= 1
+            self._type_counts[event.type].accepted -= 1
+        self.now, self.max_ts, self._newest_accepted = clock, newest_ts, newest_accepted
         # One template for every fault, so the worker's log throttle can hold a storm back.
         _log.error(
             "applying %s event %r raised; dead-lettered as internal_error",
@@ -542,11 +568,13 @@ class Engine:
         totals = queue.totals
         delta = self._delta(queue.scope, _bucket_start(event.ts, self._bucket_seconds))
         kind = event.type
+        # The leg first: if storing it fails, nothing of the event is counted.
         if kind == CALL_OFFERED:
+            self._offer_leg(queue, event.call_id, event.ts)
             totals.offered += 1
             delta[T.OFFERED] += 1
-            self._offer_leg(queue, event.call_id, event.ts)
         elif kind == CALL_ANSWERED:
+            self._resolve_leg(queue, event.call_id, event.ts)
             wait = event.wait_seconds
             within = wait <= queue.threshold
             totals.answered += 1
@@ -554,14 +582,13 @@ class Engine:
             delta[T.ANSWERED] += 1
             delta[T.ANSWERED_WITHIN_THRESHOLD] += within
             delta[T.WAIT_SECONDS] += wait
-            self._resolve_leg(queue, event.call_id, event.ts)
         elif kind == CALL_ABANDONED:
+            self._resolve_leg(queue, event.call_id, event.ts)
             wait = event.wait_seconds
             totals.abandoned += 1
             delta[T.ABANDONED] += 1
             delta[T.SHORT_ABANDONED] += wait < queue.short_abandon
             delta[T.ABANDONED_WITHIN_THRESHOLD] += wait <= queue.threshold
-            self._resolve_leg(queue, event.call_id, event.ts)
         else:  # call.wrapup
             delta[T.HANDLED] += 1
             delta[T.HANDLE_SECONDS] += event.handle_seconds
@@ -672,12 +699,19 @@ class Engine:
         if not same_team:
             targets.append((self._team_key(old_team), ABSENT))
         targets.append((keys.team_key, state))
-        # Updated in place and written back (which is what a table logs): no new list.
+        # Updated in place and written back (which is what a table logs): no new list; put
+        # back as it was if storing it fails, or the agent's next event would not be routed
+        # out of the queues it leaves now.
+        old_ts, old_state = latest[0], latest[1]
         latest[0] = event.ts
         latest[1] = state
         latest[2] = queues
         latest[3] = team
-        router[agent_id] = latest
+        try:
+            router[agent_id] = latest
+        except BaseException:
+            latest[0], latest[1], latest[2], latest[3] = old_ts, old_state, old_queues, old_team
+            raise
         return targets
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
@@ -698,7 +732,9 @@ class Engine:
             key = self._team_keys[team] = TEAM_SCOPE + SEP + team
         return key
 
-    def _apply_update(self, update: dict[str, Any]) -> bool:
+    def _scope_update_fields(self, update: dict[str, Any]) -> tuple[str, str, str, float]:
+        """(scope key, agent_id, state, ts) of a routed update; KeyError, TypeError or
+        ValueError for a malformed one."""
         scope_kind, name, agent_id = update["scope"], update["name"], update["agent_id"]
         state, ts = update["state"], float(update["ts"])
         if scope_kind not in (QUEUE_SCOPE, TEAM_SCOPE) or (
@@ -709,8 +745,10 @@ class Engine:
         # (a NaN or infinite ts used to change the agent counts before failing on its bucket).
         if not 0 <= ts < MAX_TS:
             raise ValueError(f"ts {ts!r}")
+        if type(name) is not str:
+            raise TypeError(f"name {name!r}")
         key = self._queue_key(name) if scope_kind == QUEUE_SCOPE else self._team_key(name)
-        return self._apply_spell(key, str(agent_id), state, ts)
+        return key, str(agent_id), state, ts
 
     def _apply_spell(self, scope: str, agent_id: str, state: str, ts: float) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
@@ -729,11 +767,25 @@ class Engine:
             found: list = agents[key]  # typed apart from `record`: compiled, list operations
             record = found
             ended = found[0]
+            # Declared here, not before the `if`: compiled, that cost 470 instructions per event.
             since: float = found[1]
             if ts < since or (ts == since and state == ended):
                 return False
         if scope_data is None:
             scope_data = self._new_scope(derived, scope, ts)
+        # The agent's record first: if storing it fails, the counts stay as they were.
+        if record is not None:
+            # Updated in place and written back (which is what a table logs): no new list.
+            record[0] = state
+            record[1] = ts
+            try:
+                agents[key] = record
+            except BaseException:
+                record[0] = ended
+                record[1] = since
+                raise
+        elif state != ABSENT:
+            agents[key] = [state, ts]
         counts = scope_data.counts
         ended_at, state_at = _state_index(ended), _state_index(state)
         # Not `-=`/`+=`: compiled, those stay generic on a list item; this adds native ints.
@@ -756,13 +808,6 @@ class Engine:
                 delta[started_points] += 1
                 delta[started_points + 1] += offset_in_bucket
                 delta[started_points + 2] += bucket_start
-        if record is not None:
-            # Updated in place and written back (which is what a table logs): no new list.
-            record[0] = state
-            record[1] = ts
-            agents[key] = record
-        elif state != ABSENT:
-            agents[key] = [state, ts]
         if ts > self.max_ts:
             self.max_ts = ts
         return True
@@ -788,6 +833,10 @@ class Engine:
         snapshot at an `as_of >= now` can still read, then expire what none can."""
         pending = self._pending
         if pending:
+            # Detached first: a fold that raises must not leave folded changes to be folded
+            # again by the next flush. A new batch number, so no scope reuses a detached delta.
+            self._pending = {}
+            self._batch += 1
             now = self.now
             grid = self.grid
             # float: -inf before the first event (mypyc keeps int and float apart)
@@ -806,8 +855,6 @@ class Engine:
                     )
                 if day >= current_day:
                     self._fold_period(f"{scope}{SEP}d{SEP}{day}", delta, day + 86400)
-            pending.clear()
-            self._batch += 1
         by_type = self.stats.by_type
         for event_type, count in self._type_counts.items():
             if count.accepted:

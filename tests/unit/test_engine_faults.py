@@ -7,6 +7,7 @@ key, as a failing table would."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -29,21 +30,24 @@ class StorageFault(RuntimeError):
 
 
 class RefusingMapping(dict):
-    """A state mapping that raises when a key containing `marker` is stored."""
+    """A state mapping that raises when a key containing `marker` is stored (the first
+    `times` times)."""
 
-    def __init__(self, marker: str) -> None:
+    def __init__(self, marker: str, times: float = math.inf) -> None:
         super().__init__()
         self.marker = marker
+        self.times = times
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if self.marker in key:
+        if self.marker in key and self.times > 0:
+            self.times -= 1
             raise StorageFault(f"cannot store {key!r}")
         super().__setitem__(key, value)
 
 
-def engine_refusing(mapping: str, marker: str) -> Engine:
+def engine_refusing(mapping: str, marker: str, times: float = math.inf) -> Engine:
     state = EngineState.in_memory()
-    setattr(state, mapping, RefusingMapping(marker))
+    setattr(state, mapping, RefusingMapping(marker, times))
     return Engine(Settings(), state)
 
 
@@ -91,7 +95,9 @@ def test_a_call_event_that_faults_is_rejected_alone_and_the_rest_of_the_batch_ap
     assert (stats.accepted, stats.duplicates, dict(stats.rejected)) == (2, 0, {INTERNAL_ERROR: 1})
     assert stats.by_type["call.offered"] == 2
     counts = offered_counts(engine, T0 + 10)
-    assert (counts["sales"], counts["support"]) == (1, 1)
+    # The leg is stored before anything is counted: the faulty call left no trace in figures.
+    assert (counts["sales"], counts["billing"], counts["support"]) == (1, 0, 1)
+    assert stats.calls["billing"].offered == 0
 
     # Redelivered (a crash before the commit): nothing is applied or rejected a second time.
     again = engine.process_many([decode_event(line) for line in batch])
@@ -129,6 +135,52 @@ def test_a_scope_update_that_faults_is_rejected_alone():
     queues = engine.snapshot(T0 + 1)["queues"]
     assert queues["sales"]["agents"]["available"] == 1
     assert queues["support"]["agents"]["available"] == 1
+    # The record is stored before the counts change: no agent without a record.
+    assert queues.get("billing", {}).get("agents", {}).get("available", 0) == 0
+
+
+def test_a_scope_update_redelivered_after_its_fault_counts_its_agent_once():
+    engine = engine_refusing("agents", "agent-bad", times=1)
+    update = {"scope": "q", "name": "billing", "agent_id": "agent-bad", "state": "available"}
+    update |= {"ts": T0, "event_id": "bad-1"}
+    assert engine.apply_scope_updates([update], T0)[0].reason == INTERNAL_ERROR
+    assert engine.apply_scope_updates([update], T0)[0].status == "accepted"
+    assert engine.snapshot(T0 + 1)["queues"]["billing"]["agents"]["available"] == 1
+
+
+def test_a_faulted_event_does_not_advance_the_clocks():
+    """DESIGN: only accepted events advance "now" in replay (and the last event time)."""
+    engine = engine_refusing("legs", "call-bad")
+    engine.process_many([decode_event(offered("sales", "call-1", T0))])
+    (fault,) = engine.process_many([decode_event(offered("sales", "call-bad", T0 + 1000))])
+    assert fault.reason == INTERNAL_ERROR
+    assert engine.stats.last_event_ts == T0
+    # 600 s after the last accepted event: within the 300 s lateness of T0 + 600 itself.
+    (later,) = engine.process_many([decode_event(offered("sales", "call-2", T0 + 600))])
+    assert later.status == "accepted", later.detail
+
+
+def test_a_fault_while_folding_tallies_never_folds_a_change_twice():
+    # The bucket tally is folded, then storing the interval tally fails.
+    engine = engine_refusing("buckets", "billing\x1fi\x1f", times=1)
+    batch = [offered("billing", "call-1", T0), offered("sales", "call-2", T0 + 1)]
+    with pytest.raises(StorageFault):
+        engine.process_many([decode_event(line) for line in batch])
+    engine.process_many([decode_event(offered("support", "call-3", T0 + 2))])
+    counts = offered_counts(engine, T0 + 10)
+    assert counts["billing"] == 1  # was 2: the next flush folded the pending change again
+    assert counts.get("sales", 0) <= 1
+
+
+def test_an_agent_move_whose_routing_faults_is_routed_in_full_next_time():
+    engine = engine_refusing("router", "agent-x", times=0)
+    engine.route_agent_state(agent_state("agent-x", ["sales"], T0))
+    engine.state.router.times = 1  # the move to billing cannot be stored
+    moved = engine.route_agent_state(agent_state("agent-x", ["billing"], T0 + 1))
+    assert moved.reason == INTERNAL_ERROR
+    again = engine.route_agent_state(agent_state("agent-x", ["billing"], T0 + 2, "not_ready"))
+    assert again.status == "accepted"
+    assert ("sales", "absent") in [(name, u["state"]) for name, u in again.scope_updates]
 
 
 @pytest.mark.parametrize("faulty", ["agent-bad", "agent-1"])
