@@ -100,6 +100,8 @@ def _amount(body: dict[str, Any], key: str, default: float | None = None) -> flo
     value = float(value)
     if not math.isfinite(value) or value < 0:
         raise Rejected("invalid_field", f"field {key!r} must be a finite number >= 0")
+    if value >= 1e9:  # contract-notes: durations below 1e9 s, so that sums stay finite
+        raise Rejected("invalid_field", f"field {key!r} must be below 1e9 s")
     return value
 
 

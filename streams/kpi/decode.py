@@ -9,7 +9,6 @@ together."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any, Final
 
@@ -45,7 +44,10 @@ KEY_SEPARATOR: Final = "\x1f"
 # every restart, while no ACD's ids or queue names come near them.
 MAX_TEXT_CHARS: Final = 512
 MAX_AGENT_QUEUES: Final = 512
-_INFINITY: Final = math.inf
+# Durations are summed into window and day tallies: finite ones near the float limit (1e308)
+# would add up to infinity, which no snapshot can report (staffing refuses it). No call part
+# lasts 31 years.
+MAX_SECONDS: Final = 1e9
 # Event times must fit every date computation downstream (local days, intervals, as_of).
 MAX_TS: Final = 32_503_680_000.0  # 3000-01-01T00:00:00Z
 # Final, so the compiled module holds the function itself instead of looking up an attribute
@@ -155,11 +157,13 @@ def _text(document: dict, field: str) -> str:
 def _seconds(document: dict, field: str, default: float | None = None) -> float:
     value: Any = document.get(field, default)
     kind = type(value)
-    if (kind is not float and kind is not int) or not 0 <= value < _INFINITY:
+    if (kind is not float and kind is not int) or not 0 <= value < MAX_SECONDS:
         if value is None:
             raise _Invalid(f"field {field!r} is missing")
         if kind is not float and kind is not int:
             raise _Invalid(f"field {field!r} must be a number of seconds, got {value!r}")
+        if value >= MAX_SECONDS:
+            raise _Invalid(f"field {field!r} is {value!r} s, at most {MAX_SECONDS:.0e} allowed")
         raise _Invalid(f"field {field!r} must be a finite number >= 0, got {value!r}")
     return value
 
@@ -338,12 +342,12 @@ def _fast_seconds(value: Any) -> float:
     into a float at the same point in both paths."""
     if type(value) is float:
         seconds: float = value
-        if 0.0 <= seconds < _INFINITY:
+        if 0.0 <= seconds < MAX_SECONDS:
             return seconds
         return -1.0
     if type(value) is int:
         whole: int = value
-        if whole >= 0:
+        if 0 <= whole < MAX_SECONDS:
             return value
     return -1.0
 

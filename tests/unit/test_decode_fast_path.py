@@ -21,7 +21,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from streams.kpi import decode, wire
-from streams.kpi.decode import MAX_AGENT_QUEUES, MAX_TEXT_CHARS, MAX_TS, decode_event
+from streams.kpi.decode import (
+    MAX_AGENT_QUEUES,
+    MAX_SECONDS,
+    MAX_TEXT_CHARS,
+    MAX_TS,
+    decode_event,
+)
 from streams.kpi.events import AGENT_STATES, EVENT_TYPES, AgentStateEvent, Rejection
 from streams.synthetic import call_cycle_events
 
@@ -367,7 +373,9 @@ def test_valid_events_take_the_fast_path(kind: str, data: st.DataObject) -> None
         min_size=1,
         max_size=MAX_TEXT_CHARS,
     )
-    seconds = st.one_of(st.floats(0, 1e9), st.integers(0, 2**63 - 1))
+    seconds = st.one_of(
+        st.floats(0, MAX_SECONDS, exclude_max=True), st.integers(0, int(MAX_SECONDS) - 1)
+    )
     for name in REQUIRED[kind]:
         if name.endswith("_seconds"):
             doc[name] = data.draw(seconds)

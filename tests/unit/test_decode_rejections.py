@@ -183,6 +183,10 @@ ILL_TYPED = [
     ("call.wrapup", "hold_seconds", True),
     ("call.wrapup", "acw_seconds", [30]),
     ("call.wrapup", "acw_seconds", -0.001),
+    # Finite, but two of them sum to infinity: no snapshot could report AHT (contract-notes).
+    ("call.wrapup", "talk_seconds", 1e308),
+    ("call.wrapup", "acw_seconds", 1e9),
+    ("call.answered", "wait_seconds", 10**12),
     ("agent.state", "agent_id", ""),
     ("agent.state", "state", "napping"),  # unknown state value
     ("agent.state", "state", "AVAILABLE"),
@@ -354,3 +358,16 @@ def test_absurd_timestamps_never_raise_in_replay_mode(ts: str) -> None:
     engine = fresh_engine()
     outcome = engine.ingest(raw, now=None)  # must not raise
     assert outcome.status == "rejected"  # no datetime can hold it: an unusable ts
+
+
+def test_huge_durations_never_make_a_snapshot_fail() -> None:
+    """Two wrap-ups of 1e307 s each are finite apart and infinite together: they are refused,
+    so the queue's snapshot (AHT, staffing) still computes."""
+    engine = fresh_engine()
+    for index in range(2):
+        raw = encode(body("call.wrapup", event_id=f"w{index}", talk_seconds=1e307))
+        outcome = engine.ingest(raw, now=None)
+        assert (outcome.status, outcome.reason) == ("rejected", "invalid_field")
+        assert "at most 1e+09" in outcome.detail
+    engine.ingest(encode(body("call.wrapup", event_id="w2", talk_seconds=100)), now=None)
+    assert engine.snapshot(T + 3600)["queues"]["sales"]["windows"]["60m"]["aht_seconds"] > 0
