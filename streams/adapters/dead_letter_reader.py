@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from streams.adapters.kafka_producer import start_kafka_client
 from streams.errors import UserError
@@ -106,37 +107,55 @@ async def read_dead_letters(
     )
     await start_kafka_client(consumer, kafka)
     try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await _seek_to_start(consumer, partitions, ends, since)
-        remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-        last_progress = time.monotonic()
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for message in records:
-                    if message.offset >= ends[tp]:
-                        break
-                    letter = parse_dead_letter(
-                        message.value, message.key, tp.partition, message.offset
-                    )
-                    if letter is None:
-                        unreadable.count += 1
-                        unreadable.first = unreadable.first or (tp.partition, message.offset)
-                        continue
-                    yield letter
-            if batches:
-                last_progress = time.monotonic()
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-            if remaining and time.monotonic() - last_progress > idle_timeout:
-                raise UserError(
-                    f"reading {topic!r} from Kafka at {kafka.redacted()} made no progress for "
-                    f"{idle_timeout:g} s: check the broker's health"
-                )
+        async for letter in _read(
+            consumer, kafka, topic, partitions, since, unreadable, idle_timeout
+        ):
+            yield letter
+    except KafkaError as error:
+        raise UserError(
+            f"reading {topic!r} from Kafka at {kafka.redacted()} failed ({error!r}): check the "
+            "broker, and that the CCPULSE_KAFKA_SASL_* user may read (describe) that topic"
+        ) from None
     finally:
         await consumer.stop()
+
+
+async def _read(
+    consumer: AIOKafkaConsumer,
+    kafka: KafkaConnection,
+    topic: str,
+    partitions: list[TopicPartition],
+    since: float | None,
+    unreadable: Unreadable,
+    idle_timeout: float,
+) -> AsyncIterator[DeadLetter]:
+    consumer.assign(partitions)
+    ends = await consumer.end_offsets(partitions)
+    await _seek_to_start(consumer, partitions, ends, since)
+    remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+    last_progress = time.monotonic()
+    while remaining:
+        batches = await consumer.getmany(*remaining, timeout_ms=1000)
+        for tp, records in batches.items():
+            for message in records:
+                if message.offset >= ends[tp]:
+                    break
+                letter = parse_dead_letter(message.value, message.key, tp.partition, message.offset)
+                if letter is None:
+                    unreadable.count += 1
+                    unreadable.first = unreadable.first or (tp.partition, message.offset)
+                    continue
+                yield letter
+        if batches:
+            last_progress = time.monotonic()
+        for tp in list(remaining):
+            if await consumer.position(tp) >= ends[tp]:
+                remaining.discard(tp)
+        if remaining and time.monotonic() - last_progress > idle_timeout:
+            raise UserError(
+                f"reading {topic!r} from Kafka at {kafka.redacted()} made no progress for "
+                f"{idle_timeout:g} s: check the broker's health"
+            )
 
 
 async def _partitions(kafka: KafkaConnection, topic: str) -> list[int]:
@@ -145,8 +164,9 @@ async def _partitions(kafka: KafkaConnection, topic: str) -> list[int]:
         if topic not in set(await admin.list_topics()):
             raise UserError(
                 f"Kafka at {kafka.redacted()} has no topic {topic!r}: no worker has "
-                "dead-lettered anything there yet, or the worker writes to another one "
-                "(topics.dead_letter in the config file; pass the worker's --config)"
+                "dead-lettered anything there yet, the worker writes to another one "
+                "(topics.dead_letter in the config file; pass the worker's --config), or the "
+                "Kafka user may not see it"
             )
         (description,) = await admin.describe_topics([topic])
         return sorted(partition["partition"] for partition in description["partitions"])

@@ -73,9 +73,12 @@ def parse_since(text: str, now: Callable[[], float] = time.time) -> float:
         return now() - parse_duration(text)
     except ValueError:
         pass
-    if text[:1].isdigit() and "-" not in text:
-        raise UserError(f"--since {text!r} is not a duration like 90s, 30m or 2h")
-    return parse_time(text, "--since")
+    try:
+        return parse_time(text, "--since")
+    except UserError as error:
+        if text[:1].isdigit() and text[-1:].isalpha() and len(text) < 8:  # meant a duration
+            raise UserError(f"--since {text!r} is not a duration like 90s, 30m or 2h") from None
+        raise error
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,7 +142,9 @@ async def _write_originals(letters: AsyncIterator[DeadLetter], out: BinaryIO) ->
     counted instead."""
     skipped: Counter = Counter()
     async for letter in letters:
-        if letter.original_truncated:
+        if not letter.original:
+            skipped["empty message (no value)"] += 1
+        elif letter.original_truncated:
             skipped["cut to 512 KiB when dead-lettered (see --jsonl for the part kept)"] += 1
         elif b"\n" in letter.original or b"\r" in letter.original:
             skipped["contains a line break (see --jsonl)"] += 1

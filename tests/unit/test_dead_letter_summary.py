@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 import pytest
 
 from streams.adapters.dead_letter_reader import DeadLetter, parse_dead_letter
-from streams.cli.deadletters import Summary, parse_since, render_summary
+from streams.cli.deadletters import Summary, _write_originals, parse_since, render_summary
 from streams.errors import UserError
 from streams.live.deadletter import SourcePosition, dead_letter_value
 
@@ -91,7 +94,13 @@ def test_a_long_original_is_cut_in_the_summary():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("90m", T0 - 5400), ("2h", T0 - 7200), ("30s", T0 - 30), ("2026-11-18T11:06:40Z", T0)],
+    [
+        ("90m", T0 - 5400),
+        ("2h", T0 - 7200),
+        ("30s", T0 - 30),
+        ("2026-11-18T11:06:40Z", T0),
+        ("20261118T110640Z", T0),  # ISO-8601 basic format
+    ],
 )
 def test_since_is_a_duration_back_from_now_or_a_time(text, expected):
     assert parse_since(text, now=lambda: T0) == expected
@@ -116,3 +125,20 @@ def test_the_latest_are_the_newest_whatever_order_partitions_are_read_in():
         summary.add(letter("late", b"%d" % offset, T0 + offset))
     assert [item.original for item in summary.latest] == [b"3", b"4"]
     assert (summary.first_at, summary.last_at) == (T0, T0 + 4)
+
+
+def test_originals_that_cannot_be_one_line_are_counted_not_printed():
+    letters = [
+        letter("late", b'{"n": 1}', T0),
+        letter("invalid_json", b"", T0),  # a message without a value
+        letter("invalid_json", b"two\nlines", T0),
+    ]
+
+    async def stream():
+        for item in letters:
+            yield item
+
+    out = io.BytesIO()
+    skipped = asyncio.run(_write_originals(stream(), out))
+    assert out.getvalue() == b'{"n": 1}\n'
+    assert skipped == {"empty message (no value)": 1, "contains a line break (see --jsonl)": 1}
