@@ -266,9 +266,10 @@ FIGURE_AGE = (
     f"{_QUEUE_AS_OF} or last_over_time(({_QUEUE_AS_OF})[1h:5s])"
     "), 0)"
 )
-# Figures older than this are stale: two missed 5 s scrapes, or a worker that has stopped
+# Figures older than this are stale: as_of is up to one publish interval old when scraped and
+# the last scrape up to 5 s old, so 15 s means two missed scrapes or a worker that has stopped
 # exporting (ccpulse top marks a queue stale after five 1 s publish intervals, at least 10 s).
-STALE_AFTER_SECONDS = 10
+STALE_AFTER_SECONDS = 15
 KAFKA_UP_DOWN = [
     {
         "type": "value",

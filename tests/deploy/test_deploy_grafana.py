@@ -356,8 +356,8 @@ def test_wallboard_shows_in_every_queue_row_whether_its_figures_are_live() -> No
     assert 'queue=~"$queue"' in target["expr"], "the age of the row's own queue"
     thresholds = age["fieldConfig"]["defaults"]["thresholds"]
     assert threshold_color(thresholds, None) == "red", "no data must not look fresh"
-    assert [threshold_color(thresholds, s) for s in (0, 4, 9.9)] == ["green"] * 3
-    assert [threshold_color(thresholds, s) for s in (10, 11, 3600)] == ["red"] * 3
+    assert [threshold_color(thresholds, s) for s in (0, 4, 11, 14.9)] == ["green"] * 4
+    assert [threshold_color(thresholds, s) for s in (15, 16, 3600)] == ["red"] * 3
 
     (target,) = kafka["targets"]
     assert metric_names(target["expr"]) == {"ccpulse_kafka_connected"}
