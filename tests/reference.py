@@ -33,6 +33,23 @@ MAX_TEXT_CHARS = 512
 MAX_AGENT_QUEUES = 512
 BUSY_STATES = ("on_call", "wrap_up")
 IDLE_STATES = ("available",)
+# DESIGN.md "Events": the fields each type must carry (hold_seconds, team and reason are optional).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "call.offered": ("event_id", "ts", "call_id", "queue"),
+    "call.answered": ("event_id", "ts", "call_id", "queue", "agent_id", "wait_seconds"),
+    "call.abandoned": ("event_id", "ts", "call_id", "queue", "wait_seconds"),
+    "call.wrapup": (
+        "event_id",
+        "ts",
+        "call_id",
+        "queue",
+        "agent_id",
+        "talk_seconds",
+        "acw_seconds",
+    ),
+    "agent.state": ("event_id", "ts", "agent_id", "state", "queues"),
+}
+
 COUNT_FIELDS = (
     "offered",
     "answered",

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from reference import REQUIRED_FIELDS
 
 from streams.kpi import decode, wire
 from streams.kpi.decode import (
@@ -34,21 +35,7 @@ from streams.synthetic import call_cycle_events
 Result = Any  # an event or a Rejection
 reference = decode._decode_document
 
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "call.offered": ("event_id", "ts", "call_id", "queue"),
-    "call.answered": ("event_id", "ts", "call_id", "queue", "agent_id", "wait_seconds"),
-    "call.abandoned": ("event_id", "ts", "call_id", "queue", "wait_seconds"),
-    "call.wrapup": (
-        "event_id",
-        "ts",
-        "call_id",
-        "queue",
-        "agent_id",
-        "talk_seconds",
-        "acw_seconds",
-    ),
-    "agent.state": ("event_id", "ts", "agent_id", "state", "queues"),
-}
+REQUIRED = REQUIRED_FIELDS
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "call.offered": (),
     "call.answered": (),

@@ -35,21 +35,7 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "agent.state": {"agent_id": "a1", "state": "available", "queues": ["sales"], "team": "t1"},
 }
-REQUIRED = {
-    "call.offered": ("event_id", "ts", "call_id", "queue"),
-    "call.answered": ("event_id", "ts", "call_id", "queue", "agent_id", "wait_seconds"),
-    "call.abandoned": ("event_id", "ts", "call_id", "queue", "wait_seconds"),
-    "call.wrapup": (
-        "event_id",
-        "ts",
-        "call_id",
-        "queue",
-        "agent_id",
-        "talk_seconds",
-        "acw_seconds",
-    ),
-    "agent.state": ("event_id", "ts", "agent_id", "state", "queues"),
-}
+REQUIRED = reference.REQUIRED_FIELDS
 
 
 def body(kind: str, **changes: Any) -> dict[str, Any]:
