@@ -30,7 +30,7 @@ from streams.kpi.engine import Engine
 from streams.live.bulk_consumer import BulkConsumer, GuardedConsumer
 from streams.live.environment import WorkerEnvironment
 from streams.live.kafka_contact import KafkaContact
-from streams.live.processor import BatchProcessor, partition_for_key
+from streams.live.processor import BatchFailed, BatchProcessor, partition_for_key
 from streams.live.table_state import PartitionCursor, TableStore
 from streams.live.throttle import PublishThrottle
 from streams.runtime import tune_garbage_collector
@@ -317,19 +317,26 @@ class LiveWorker:
         started = time.perf_counter()
         try:
             outgoing = self.processor.process(messages)
-        except Exception:
-            # An engine fault, not bad input (bad input is rejected, never raised). Keep going,
-            # but never drop anything silently: retry one by one and dead-letter the culprit.
-            log.exception("batch of %d messages failed; retrying one by one", len(messages))
-            outgoing = []
-            for message in messages:
+        except Exception as error:
+            # A fault, not bad input (bad input is rejected, never raised; an event that fails
+            # in the engine is dead-lettered alone). Keep going, but never drop anything
+            # silently: keep what the partitions finished before it produced, retry the rest one
+            # by one and dead-letter the culprit.
+            failed = error if isinstance(error, BatchFailed) else BatchFailed([], messages)
+            log.exception(
+                "batch of %d messages failed; retrying %d one by one",
+                len(messages),
+                len(failed.unfinished),
+            )
+            outgoing = failed.done
+            for message in failed.unfinished:
                 try:
                     outgoing += self.processor.process([message])
-                except Exception as error:
+                except Exception as message_error:
                     log.exception(
                         "message %s[%d]@%d failed", message.topic, message.partition, message.offset
                     )
-                    outgoing.append(self.processor.internal_error(message, error))
+                    outgoing.append(self.processor.internal_error(message, message_error))
         processed = time.perf_counter()
         grouped: dict[tuple[str, int], list[tuple]] = {}
         for record in outgoing:

@@ -42,6 +42,18 @@ class SourceMessage(Protocol):
     value: bytes | None
 
 
+class BatchFailed(Exception):
+    """Processing raised outside the engine's per-event guard (a tally fold, or this module's
+    own code). `done` holds the records of the partitions finished before the fault, which
+    must still be sent; `unfinished` the messages of the failed partition and of those not yet
+    begun, to be retried one by one."""
+
+    def __init__(self, done: list[OutgoingRecord], unfinished: list[SourceMessage]) -> None:
+        super().__init__(f"processing failed with {len(unfinished)} message(s) unfinished")
+        self.done = done
+        self.unfinished = unfinished
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
     topic: str
@@ -112,9 +124,16 @@ class BatchProcessor:
             by_partition.setdefault(message.partition, []).append(message)
         out: list[OutgoingRecord] = []
         now = self.clock()
-        for partition, group in by_partition.items():
+        groups = list(by_partition.items())
+        for index, (partition, group) in enumerate(groups):
             self.cursor.partition = partition
-            self._process_partition(partition, group, now, out)
+            finished = len(out)
+            try:
+                self._process_partition(partition, group, now, out)
+            except Exception as error:
+                del out[finished:]
+                unfinished = [message for _, later in groups[index:] for message in later]
+                raise BatchFailed(out, unfinished) from error
         return out
 
     def _process_partition(
@@ -215,6 +234,8 @@ class BatchProcessor:
     def internal_error(self, message: SourceMessage, error: Exception) -> OutgoingRecord:
         """Dead-letter a message whose processing raised (an engine fault, counted as
         `internal_error` so it shows in ccpulse_events_rejected_total)."""
+        if isinstance(error, BatchFailed) and isinstance(error.__cause__, Exception):
+            error = error.__cause__
         self.engine.stats.rejected[INTERNAL_ERROR] += 1
         outcome = Outcome("rejected", INTERNAL_ERROR, f"processing raised {error!r}")
         return self._dead_letter(message, outcome, self.clock())

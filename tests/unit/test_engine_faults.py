@@ -7,6 +7,7 @@ key, as a failing table would."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -18,7 +19,9 @@ from streams.kpi.decode import decode_event
 from streams.kpi.engine import ENGINE_LOGGER, Engine
 from streams.kpi.events import INTERNAL_ERROR
 from streams.kpi.state import EngineState
+from streams.live.app import LiveWorker
 from streams.live.deadletter import decode_dead_letter
+from streams.live.environment import KafkaConnection, RedisConnection, WorkerEnvironment
 from streams.live.processor import BatchProcessor
 from streams.live.table_state import PartitionCursor
 
@@ -208,3 +211,44 @@ def test_processor_routes_every_agent_of_a_batch_but_the_faulty_one(faulty: str)
     assert letter["reason"] == INTERNAL_ERROR
     assert letter["source"] == {"topic": topic, "partition": 0, "offset": agents.index(faulty)}
     assert letter["original"] == messages[agents.index(faulty)].value
+
+
+def test_worker_keeps_the_records_of_partitions_finished_before_a_batch_fault():
+    """A fault outside the per-event guard (here: folding a tally) fails its partition; the
+    routing of partitions finished before it is still sent, and only the rest is retried one
+    by one. Before, the whole batch was retried and agent-1, a duplicate by then, was never
+    routed."""
+    settings = Settings()
+    env = WorkerEnvironment(KafkaConnection(), RedisConnection())
+
+    async def scenario() -> list:
+        worker = LiveWorker(settings, env)
+        engine = engine_refusing("buckets", "billing\x1fi\x1f", times=1)
+        worker.processor = BatchProcessor(
+            engine, settings, worker.scope_topic, worker.cursor, clock=lambda: T0 + 60
+        )
+        sent: list = []
+
+        async def capture(grouped):
+            sent.extend(record for records in grouped.values() for record in records)
+
+        worker._send_grouped = capture
+        await worker.process_batch(
+            [
+                Message(
+                    settings.topics.agent_state,
+                    0,
+                    0,
+                    b"agent-1",
+                    agent_state("agent-1", ["sales"], T0),
+                ),
+                Message(
+                    settings.topics.offered, 1, 0, b"billing", offered("billing", "call-1", T0)
+                ),
+            ]
+        )
+        return sent
+
+    sent = asyncio.run(scenario())
+    routed = [orjson.loads(value)["name"] for key, value in sent if value and b'"scope"' in value]
+    assert routed == ["sales", "north"]
