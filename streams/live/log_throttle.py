@@ -60,8 +60,11 @@ def throttle_repeated_messages(
     logger_names: Iterable[str] = KAFKA_CLIENT_LOGGERS, every: float = 60.0
 ) -> RepeatedMessageFilter:
     """Install one shared filter on each named logger (logger filters, so whatever handlers
-    Faust sets up later still see only what passes)."""
+    Faust sets up later still see only what passes). A logger that already has one keeps it:
+    a command run twice in one process (tests, replay) must not stack filters."""
     shared = RepeatedMessageFilter(every)
     for name in logger_names:
-        logging.getLogger(name).addFilter(shared)
+        logger = logging.getLogger(name)
+        if not any(isinstance(each, RepeatedMessageFilter) for each in logger.filters):
+            logger.addFilter(shared)
     return shared

@@ -111,3 +111,17 @@ def test_the_kafka_client_modules_that_log_per_attempt_are_covered() -> None:
     finally:
         for module in modules:
             module.log.removeFilter(shared)
+
+
+def test_installing_twice_keeps_one_filter() -> None:
+    """replay installs it on the engine's logger on every run; runs in one process (tests)
+    must not stack filters."""
+    names = ("ccpulse-test.installed-twice",)
+    logger = logging.getLogger(names[0])
+    try:
+        throttle_repeated_messages(names)
+        throttle_repeated_messages(names)
+        assert sum(isinstance(each, RepeatedMessageFilter) for each in logger.filters) == 1
+    finally:
+        for each in list(logger.filters):
+            logger.removeFilter(each)
