@@ -454,15 +454,10 @@ class Engine:
             try:
                 applied = self._apply_spell(scope, agent_id, state, ts)
             except Exception as error:
-                # One template for every fault, so the worker's log throttle can hold a storm.
-                _log.error(
-                    "applying the update of agent %r in %r raised; dead-lettered as internal_error",
-                    agent_id,
-                    scope,
-                    exc_info=error,
-                )
                 outcomes.append(
-                    self._reject(INTERNAL_ERROR, f"applying it raised {error!r}", AGENT_STATE)
+                    self._internal_error(
+                        f"the update of agent {agent_id!r} in {scope[2:]!r}", error, AGENT_STATE
+                    )
                 )
                 continue
             outcomes.append(Outcome("accepted" if applied else "duplicate", event_type=AGENT_STATE))
@@ -542,14 +537,12 @@ class Engine:
             self.stats.accepted -= 1
             self._type_counts[event.type].accepted -= 1
         self.now, self.max_ts, self._newest_accepted = clock, newest_ts, newest_accepted
+        return self._internal_error(f"{event.type} event {event.event_id!r}", error, event.type)
+
+    def _internal_error(self, what: str, error: Exception, event_type: str) -> Outcome:
         # One template for every fault, so the worker's log throttle can hold a storm back.
-        _log.error(
-            "applying %s event %r raised; dead-lettered as internal_error",
-            event.type,
-            event.event_id,
-            exc_info=error,
-        )
-        return self._reject(INTERNAL_ERROR, f"applying it raised {error!r}", event.type)
+        _log.error("applying %s raised; dead-lettered as internal_error", what, exc_info=error)
+        return self._reject(INTERNAL_ERROR, f"applying it raised {error!r}", event_type)
 
     def _reject(self, reason: str, detail: str, event_type: str | None) -> Outcome:
         self.stats.rejected[reason] += 1
