@@ -7,6 +7,12 @@ took about 6 ms of the worker's event loop per publish (most of the publish), an
 the queue count. redis-py's synchronous client already uses `hiredis.pack_command` when hiredis
 is installed; the asyncio client does not, so this module lends it the same packing. The bytes
 on the wire are identical (tests/unit/test_redis_connection.py).
+
+The same clients also write a command's bytes to the socket at once. redis-py sends under
+`asyncio.wait_for` when a socket timeout is set, which on Python 3.11 runs the send as a new
+task: the bytes left one event-loop turn later, after whatever else was ready. In the worker
+that was often a whole batch of events, so a publish's snapshot reached Redis, and the
+wallboards, up to a batch's time later than it was taken.
 """
 
 from __future__ import annotations
@@ -34,14 +40,36 @@ class _HiredisPacking:
             raise DataError(str(error)) from error
 
 
+class _SendsAtOnce:
+    """Mixin for a redis-py asyncio connection class: bytes go to the transport before the
+    first await. redis-py then only waits for the transport to drain (under its timeout)."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if (
+            isinstance(command, list)
+            and self.is_connected  # type: ignore[attr-defined]
+            and not (check_health and self.health_check_interval)  # type: ignore[attr-defined]
+        ):
+            self._writer.writelines(command)  # type: ignore[attr-defined]
+            command = []
+        await super().send_packed_command(command, check_health)  # type: ignore[misc]
+
+
 @functools.cache
 def with_hiredis_packing(connection_class: type) -> type:
     return type(connection_class.__name__, (_HiredisPacking, connection_class), {})
 
 
+@functools.cache
+def fast_connection_class(connection_class: type) -> type:
+    """`connection_class` packing with hiredis and sending at once."""
+    return type(connection_class.__name__, (_SendsAtOnce, _HiredisPacking, connection_class), {})
+
+
 def redis_client(url: str, **kwargs: Any) -> aioredis.Redis:
-    """`redis.asyncio.Redis.from_url(url, **kwargs)`, packing commands with hiredis. The URL
-    scheme still picks the connection class (redis://, rediss://, unix://)."""
+    """`redis.asyncio.Redis.from_url(url, **kwargs)`, packing commands with hiredis and
+    sending them at once. The URL scheme still picks the connection class (redis://,
+    rediss://, unix://)."""
     pool = aioredis.ConnectionPool.from_url(url, **kwargs)
-    pool.connection_class = with_hiredis_packing(pool.connection_class)
+    pool.connection_class = fast_connection_class(pool.connection_class)
     return aioredis.Redis.from_pool(pool)

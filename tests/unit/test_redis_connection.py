@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
@@ -75,3 +76,37 @@ def test_the_url_scheme_still_picks_the_connection_class(url: str, base: type) -
     assert issubclass(connection_class, base)
     assert connection_class.pack_command is not base.pack_command
     assert client.connection_pool.connection_kwargs["socket_timeout"] == 2.0
+
+
+class _RecordingWriter:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def writelines(self, data: list[bytes]) -> None:
+        self.written += data
+
+    async def drain(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("socket_timeout", [2.0, None])
+def test_a_command_is_on_the_socket_before_the_first_wait(socket_timeout: float | None) -> None:
+    """With a socket timeout redis-py sends from a task of its own (`asyncio.wait_for` on
+    Python 3.11): the bytes would leave only after the caller's next wait for the loop."""
+    connection_class = redis_client(
+        "redis://127.0.0.1:6379/0", socket_timeout=socket_timeout
+    ).connection_pool.connection_class
+    connection = connection_class(socket_timeout=socket_timeout)
+    writer = _RecordingWriter()
+    connection._reader, connection._writer = object(), writer  # connected, as far as it knows
+    packed_command = connection.pack_command("PUBLISH", "ccpulse:updates", "{}")
+
+    async def send_then_look() -> list[bytes]:
+        sending = asyncio.ensure_future(connection.send_packed_command(packed_command))
+        await asyncio.sleep(0)  # the send runs up to its first wait
+        sent_by_then = list(writer.written)
+        await sending
+        return sent_by_then
+
+    assert asyncio.run(send_then_look()) == packed_command
+    assert writer.written == packed_command  # written once
