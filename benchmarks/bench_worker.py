@@ -13,7 +13,10 @@ Starts its own Kafka (KRaft) and redis-server on free loopback ports (streams.se
 2. Latency: a fresh worker; events paced at `--rate` (default 2,000/s, times = now) for
    `--latency-seconds`, including a probe `call.offered` for queue `bench-probe` every 100 ms.
    A subscriber on `ccpulse:updates` sees when the probe count reaches k; latency of probe k =
-   that moment minus its send time. Includes the coalescing wait (publish_interval).
+   that moment minus its send time. Includes the coalescing wait (publish_interval). Two
+   subscribers see the same messages: one in a process of its own that stamps each message as
+   it is read (`apart`), and one on the benchmark's event loop beside the paced producer
+   (`loop`, the only one before 2026-11-29); both are reported.
 3. Memory: the worker's RSS (/proc) sampled every 5 s during the paced run, printed every
    `--rss-every` s, with its slope (MiB/min) once the dedupe horizon has filled (the engine
    keeps every event id for `allowed_lateness_seconds`, 300 s by default; `--lateness`
