@@ -304,7 +304,8 @@ def _agent_state(document: dict) -> AgentStateEvent:
 # first that fails. msgspec hands over the fields as a tuple, in the order `wire` declares them:
 # one call instead of an attribute look-up per field. The types are dispatched on by identity.
 _fields_of: Final = wire.fields_of
-_BACKSLASH: Final = ord("\\")
+# Any, not int: compiled, an int constant would be boxed again for every `in`.
+_BACKSLASH: Final[Any] = ord("\\")
 _AGENT_STATE_MESSAGE: Final = wire.AgentState
 _OFFERED_MESSAGE: Final = wire.CallOffered
 _ANSWERED_MESSAGE: Final = wire.CallAnswered
@@ -414,23 +415,34 @@ def _fast_agent_state(fields: tuple[Any, ...], escaped: bool) -> AgentStateEvent
     event_id: str = fields[0]
     ts = _fast_ts(fields[1])
     agent_id: str = fields[2]
-    state = _state_constant(fields[3])
+    state: str = fields[3]  # already one of the module's constants (`wire` reads a Literal)
     queues: list[str] = fields[4]
     team: str = fields[5]
     reason: str | None = fields[6]
+    count = len(queues)
     if (
         ts < 0
-        or state is None
-        or len(queues) > MAX_AGENT_QUEUES
-        or (not queues and state != LOGGED_OUT)
+        or count > MAX_AGENT_QUEUES
+        or (count == 0 and state != LOGGED_OUT)
         or not (_fits(event_id) and _fits(agent_id) and _fits(team))
         or (escaped and _separated(event_id, agent_id, team))
     ):
         return None
-    unique: list[str] = []
-    for queue in queues:
+    # Each name is checked and compared with the ones before it in one pass: the message's own
+    # list becomes the event's tuple unless a name repeats (rare), which a list with an `in`
+    # and an append per name cost every event.
+    repeated = False
+    for index in range(count):
+        queue = queues[index]
         if not _fits(queue) or (escaped and KEY_SEPARATOR in queue):
             return None
-        if queue not in unique:
-            unique.append(queue)
-    return AgentStateEvent(AGENT_STATE, event_id, ts, agent_id, state, tuple(unique), team, reason)
+        for earlier in range(index):
+            if queues[earlier] == queue:
+                repeated = True
+    if repeated:
+        unique: list[str] = []
+        for queue in queues:
+            if queue not in unique:
+                unique.append(queue)
+        queues = unique
+    return AgentStateEvent(AGENT_STATE, event_id, ts, agent_id, state, tuple(queues), team, reason)
