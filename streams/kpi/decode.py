@@ -436,9 +436,9 @@ def _fast_agent_state(fields: tuple[Any, ...], escaped: bool) -> AgentStateEvent
         or (escaped and _separated(event_id, agent_id, team))
     ):
         return None
-    # Each name is checked and compared with the ones before it in one pass: the message's own
-    # list becomes the event's tuple unless a name repeats (rare), which a list with an `in`
-    # and an append per name cost every event.
+    # One pass checks each name and compares it with the names before it. Unless a name repeats
+    # (rare), the message's own list becomes the event's tuple: no list of distinct names built
+    # with an `in` and an append per name.
     repeated = False
     for index in range(count):
         queue = queues[index]

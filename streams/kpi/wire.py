@@ -2,10 +2,10 @@
 
 This module is not compiled (it is not in `COMPILED_MODULES`): mypyc does not support classes
 with a foreign metaclass such as msgspec's Struct. `decode` (compiled) calls `DECODER.decode`
-and reads the fields; it still checks every value the way its orjson path does, and anything
-this schema refuses or `decode` does not accept goes through that orjson path, which alone
-words rejections. So the schema only has to refuse whatever msgspec would read differently
-from orjson:
+and reads the fields; it still checks every value the way its orjson path does (but `state`,
+which only the five agent states pass here), and anything this schema refuses or `decode` does
+not accept goes through that orjson path, which alone words rejections. So the schema only has
+to refuse whatever msgspec would read differently from orjson:
 
 - unknown fields (`forbid_unknown_fields`): msgspec skips them without looking inside (a number
   beyond a double or invalid UTF-8 in one passes here, while orjson rejects the document);
