@@ -303,18 +303,16 @@ def _agent_state(document: dict) -> AgentStateEvent:
 # if it would pass there with the same values; it returns None (the orjson path decides) on the
 # first that fails. msgspec hands over the fields as a tuple, in the order `wire` declares them:
 # one call instead of an attribute look-up per field. The types are dispatched on by identity.
+# `_text`'s length test of an id or a name (0 < len <= MAX_TEXT_CHARS) is written out at each
+# use: compiled, a call per name cost more than the test; U+001F is left to `_separated`.
 _fields_of: Final = wire.fields_of
-_BACKSLASH: Final = ord("\\")
+# Any, not int: compiled, an int constant would be boxed again for every `in`.
+_BACKSLASH: Final[Any] = ord("\\")
 _AGENT_STATE_MESSAGE: Final = wire.AgentState
 _OFFERED_MESSAGE: Final = wire.CallOffered
 _ANSWERED_MESSAGE: Final = wire.CallAnswered
 _WRAPUP_MESSAGE: Final = wire.CallWrapup
 _ABANDONED_MESSAGE: Final = wire.CallAbandoned
-
-
-def _fits(value: str) -> bool:
-    """`_text`'s test of an id or a name but for U+001F (see `_separated`)."""
-    return 0 < len(value) <= MAX_TEXT_CHARS
 
 
 def _separated(first: str, second: str, third: str) -> bool:
@@ -377,9 +375,15 @@ def _fast_call(
     ts = _fast_ts(fields[1])
     call_id: str = fields[2]
     queue: str = fields[3]
-    if ts < 0 or wait < 0 or not (_fits(event_id) and _fits(call_id) and _fits(queue)):
+    if (
+        ts < 0
+        or wait < 0
+        or not 0 < len(event_id) <= MAX_TEXT_CHARS
+        or not 0 < len(call_id) <= MAX_TEXT_CHARS
+        or not 0 < len(queue) <= MAX_TEXT_CHARS
+    ):
         return None
-    if event_type == CALL_ANSWERED and not _fits(agent_id):
+    if event_type == CALL_ANSWERED and not 0 < len(agent_id) <= MAX_TEXT_CHARS:
         return None
     if escaped and (_separated(event_id, call_id, queue) or KEY_SEPARATOR in agent_id):
         return None
@@ -400,7 +404,10 @@ def _fast_wrapup(fields: tuple[Any, ...], escaped: bool) -> CallEvent | None:
         or talk < 0
         or hold < 0
         or acw < 0
-        or not (_fits(event_id) and _fits(call_id) and _fits(queue) and _fits(agent_id))
+        or not 0 < len(event_id) <= MAX_TEXT_CHARS
+        or not 0 < len(call_id) <= MAX_TEXT_CHARS
+        or not 0 < len(queue) <= MAX_TEXT_CHARS
+        or not 0 < len(agent_id) <= MAX_TEXT_CHARS
     ):
         return None
     if escaped and (_separated(event_id, call_id, queue) or KEY_SEPARATOR in agent_id):
@@ -414,23 +421,36 @@ def _fast_agent_state(fields: tuple[Any, ...], escaped: bool) -> AgentStateEvent
     event_id: str = fields[0]
     ts = _fast_ts(fields[1])
     agent_id: str = fields[2]
-    state = _state_constant(fields[3])
+    state: str = fields[3]  # already one of the module's constants (`wire` reads a Literal)
     queues: list[str] = fields[4]
     team: str = fields[5]
     reason: str | None = fields[6]
+    count = len(queues)
     if (
         ts < 0
-        or state is None
-        or len(queues) > MAX_AGENT_QUEUES
-        or (not queues and state != LOGGED_OUT)
-        or not (_fits(event_id) and _fits(agent_id) and _fits(team))
+        or count > MAX_AGENT_QUEUES
+        or (count == 0 and state != LOGGED_OUT)
+        or not 0 < len(event_id) <= MAX_TEXT_CHARS
+        or not 0 < len(agent_id) <= MAX_TEXT_CHARS
+        or not 0 < len(team) <= MAX_TEXT_CHARS
         or (escaped and _separated(event_id, agent_id, team))
     ):
         return None
-    unique: list[str] = []
-    for queue in queues:
-        if not _fits(queue) or (escaped and KEY_SEPARATOR in queue):
+    # One pass checks each name and compares it with the names before it. Unless a name repeats
+    # (rare), the message's own list becomes the event's tuple: no list of distinct names built
+    # with an `in` and an append per name.
+    repeated = False
+    for index in range(count):
+        queue = queues[index]
+        if not 0 < len(queue) <= MAX_TEXT_CHARS or (escaped and KEY_SEPARATOR in queue):
             return None
-        if queue not in unique:
-            unique.append(queue)
-    return AgentStateEvent(AGENT_STATE, event_id, ts, agent_id, state, tuple(unique), team, reason)
+        for earlier in range(index):
+            if queues[earlier] == queue:
+                repeated = True
+    if repeated:
+        unique: list[str] = []
+        for queue in queues:
+            if queue not in unique:
+                unique.append(queue)
+        queues = unique
+    return AgentStateEvent(AGENT_STATE, event_id, ts, agent_id, state, tuple(queues), team, reason)

@@ -2,10 +2,10 @@
 
 This module is not compiled (it is not in `COMPILED_MODULES`): mypyc does not support classes
 with a foreign metaclass such as msgspec's Struct. `decode` (compiled) calls `DECODER.decode`
-and reads the fields; it still checks every value the way its orjson path does, and anything
-this schema refuses or `decode` does not accept goes through that orjson path, which alone
-words rejections. So the schema only has to refuse whatever msgspec would read differently
-from orjson:
+and reads the fields; it still checks every value the way its orjson path does (but `state`,
+which only the five agent states pass here), and anything this schema refuses or `decode` does
+not accept goes through that orjson path, which alone words rejections. So the schema only has
+to refuse whatever msgspec would read differently from orjson:
 
 - unknown fields (`forbid_unknown_fields`): msgspec skips them without looking inside (a number
   beyond a double or invalid UTF-8 in one passes here, while orjson rejects the document);
@@ -19,7 +19,7 @@ object fail here and take the orjson path.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import msgspec
 import msgspec.structs
@@ -27,6 +27,10 @@ import msgspec.structs
 Integer = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Seconds = Integer | float
 Timestamp = Integer | float | str
+# The agent states of `events`: msgspec hands over the very string objects named here, and these
+# literals, `events`' constants and the compiled modules' constants are all interned, so a state
+# arrives as the module's own string (the engine compares states by identity) without a look-up.
+AgentStateName = Literal["logged_out", "available", "on_call", "wrap_up", "not_ready"]
 
 
 # gc=False: these hold only strings, numbers and a list of strings, so never a reference cycle,
@@ -63,7 +67,7 @@ class CallWrapup(_CallMessage, tag="call.wrapup"):
 
 class AgentState(_Message, tag="agent.state"):
     agent_id: str
-    state: str
+    state: AgentStateName
     queues: list[str]
     team: str = "default"
     reason: str | None = None

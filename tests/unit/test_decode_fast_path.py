@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import json
+import typing
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -408,6 +409,26 @@ def test_decode_reads_the_fields_in_the_order_wire_declares_them() -> None:
     assert wire.CallWrapup.__struct_fields__ == wrapup
     state = ("event_id", "ts", "agent_id", "state", "queues", "team", "reason")
     assert wire.AgentState.__struct_fields__ == state
+
+
+def test_wire_reads_every_agent_state_as_the_module_constant() -> None:
+    # The fast path passes msgspec's string on as the event's state, and the engine compares
+    # states by identity: each Literal value must be the module's own string object.
+    names = typing.get_args(wire.AgentStateName)
+    assert sorted(names) == sorted(AGENT_STATES)
+    for name in names:
+        assert any(name is state for state in AGENT_STATES)
+        raw = json.dumps(
+            {
+                "type": "agent.state",
+                "event_id": "e1",
+                "ts": T,
+                "agent_id": "a1",
+                "state": name,
+                "queues": ["sales"],
+            }
+        ).encode()
+        assert fast_only(raw).state is name
 
 
 # --- explicit cases ----------------------------------------------------------------------------
