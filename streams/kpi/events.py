@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-from mypy_extensions import mypyc_attr  # installed with faust-streaming and mypy; no-op uncompiled
+from mypy_extensions import mypyc_attr  # a no-op when the sources run uncompiled
 
 CALL_OFFERED: Final = "call.offered"
 CALL_ANSWERED: Final = "call.answered"
