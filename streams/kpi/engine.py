@@ -127,6 +127,16 @@ def _bucket_start(ts: float, size: int) -> int:
     return bucket - size if bucket > ts else bucket
 
 
+def _collect(
+    groups: dict[tuple[str, int], list[T.Change]], key: tuple[str, int], change: T.Change
+) -> None:
+    changes = groups.get(key)
+    if changes is None:
+        groups[key] = [change]
+    else:
+        changes.append(change)
+
+
 def _new_counts() -> list[int]:
     return [0] * len(_STATE_ORDER)
 
@@ -247,7 +257,7 @@ class _Scope:
         # events of a scope mostly fall in one bucket, so most skip the lookup in _pending.
         self.batch = -1
         self.bucket = 0
-        self.delta: list = []
+        self.delta = T.Change()
         # agent id -> the agent's key in `agents`: one string per agent and scope, its hash
         # computed once (as many entries as the scope's agent records).
         self.agent_keys: dict[str, str] = {}
@@ -341,7 +351,7 @@ class Engine:
         self._derived: _Derived | None = None
         # Tally changes of the current batch by (scope, bucket); folded into the mappings once
         # per key by flush(), which every public mutating call ends with.
-        self._pending: dict[tuple[str, int], list] = {}
+        self._pending: dict[tuple[str, int], T.Change] = {}
         self._batch = 0  # flush() counts up when it empties _pending (see _Scope.batch)
         self._type_counts = {event_type: _TypeCount() for event_type in EVENT_TYPES}
 
@@ -565,26 +575,26 @@ class Engine:
         if kind == CALL_OFFERED:
             self._offer_leg(queue, event.call_id, event.ts)
             totals.offered += 1
-            delta[T.OFFERED] += 1
+            delta.offered += 1
         elif kind == CALL_ANSWERED:
             self._resolve_leg(queue, event.call_id, event.ts)
             wait = event.wait_seconds
             within = wait <= queue.threshold
             totals.answered += 1
             totals.answered_within_threshold += within
-            delta[T.ANSWERED] += 1
-            delta[T.ANSWERED_WITHIN_THRESHOLD] += within
-            delta[T.WAIT_SECONDS] += wait
+            delta.answered += 1
+            delta.answered_within_threshold += within
+            delta.wait_seconds += wait
         elif kind == CALL_ABANDONED:
             self._resolve_leg(queue, event.call_id, event.ts)
             wait = event.wait_seconds
             totals.abandoned += 1
-            delta[T.ABANDONED] += 1
-            delta[T.SHORT_ABANDONED] += wait < queue.short_abandon
-            delta[T.ABANDONED_WITHIN_THRESHOLD] += wait <= queue.threshold
+            delta.abandoned += 1
+            delta.short_abandoned += wait < queue.short_abandon
+            delta.abandoned_within_threshold += wait <= queue.threshold
         else:  # call.wrapup
-            delta[T.HANDLED] += 1
-            delta[T.HANDLE_SECONDS] += event.handle_seconds
+            delta.handled += 1
+            delta.handle_seconds += event.handle_seconds
 
     def _new_queue(self, derived: _Derived, name: str, ts: float) -> _Queue:
         key = self._queue_key(name)
@@ -599,14 +609,14 @@ class Engine:
         derived.queues[name] = queue
         return queue
 
-    def _delta(self, scope: _Scope, bucket: int) -> list:
+    def _delta(self, scope: _Scope, bucket: int) -> T.Change:
         """The pending tally change of one bucket of one scope (folded by flush())."""
         if scope.batch == self._batch and scope.bucket == bucket:
             return scope.delta
         key = (scope.key, bucket)
         delta = self._pending.get(key)
         if delta is None:
-            delta = self._pending[key] = T.empty()
+            delta = self._pending[key] = T.Change()
         scope.batch, scope.bucket, scope.delta = self._batch, bucket, delta
         return delta
 
@@ -789,18 +799,11 @@ class Engine:
             ended_points, started_points = points
             bucket = _bucket_start(ts, self._bucket_seconds)
             delta = self._delta(scope_data, bucket)
-            # `object`: compiled, each is boxed once for both points instead of once per use.
-            offset_in_bucket: object = ts - bucket
-            bucket_start: object = bucket
-            # A spell point is [count, offset in bucket, bucket]: see streams.kpi.tally.
+            offset_in_bucket = ts - bucket
             if ended_points is not None:
-                delta[ended_points] += 1
-                delta[ended_points + 1] += offset_in_bucket
-                delta[ended_points + 2] += bucket_start
+                delta.add_point(ended_points, offset_in_bucket, bucket)
             if started_points is not None:
-                delta[started_points] += 1
-                delta[started_points + 1] += offset_in_bucket
-                delta[started_points + 2] += bucket_start
+                delta.add_point(started_points, offset_in_bucket, bucket)
         if ts > self.max_ts:
             self.max_ts = ts
         return True
@@ -838,16 +841,24 @@ class Engine:
                 interval_now, day_now = grid.periods_of_bucket(grid.bucket_of(now))
                 current_interval, current_day = float(interval_now), float(day_now)
             interval_length = self.settings.interval_minutes * 60
+            # The changes of each interval and day tally in the order of `pending`: a batch's
+            # buckets of a scope mostly share them, and each is read and written once.
+            intervals: dict[tuple[str, int], list[T.Change]] = {}
+            days: dict[tuple[str, int], list[T.Change]] = {}
             for (scope, bucket), delta in pending.items():
                 if not bucket + self._longest < now:
                     self._fold_bucket(scope, bucket, delta)
                 interval, day = grid.periods_of_bucket(bucket)
                 if interval >= current_interval:
-                    self._fold_period(
-                        f"{scope}{SEP}i{SEP}{interval}", delta, interval + interval_length
-                    )
+                    _collect(intervals, (scope, interval), delta)
                 if day >= current_day:
-                    self._fold_period(f"{scope}{SEP}d{SEP}{day}", delta, day + 86400)
+                    _collect(days, (scope, day), delta)
+            for (scope, interval), changes in intervals.items():
+                self._fold_period(
+                    f"{scope}{SEP}i{SEP}{interval}", changes, interval + interval_length
+                )
+            for (scope, day), changes in days.items():
+                self._fold_period(f"{scope}{SEP}d{SEP}{day}", changes, day + 86400)
         by_type = self.stats.by_type
         for event_type, count in self._type_counts.items():
             if count.accepted:
@@ -861,7 +872,7 @@ class Engine:
                 self._scopes[CLOCK_KEY] = clock
         self._expire()
 
-    def _fold_bucket(self, scope: str, bucket: int, delta: list) -> None:
+    def _fold_bucket(self, scope: str, bucket: int, delta: T.Change) -> None:
         derived = self._index()
         buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
@@ -870,7 +881,7 @@ class Engine:
         else:
             values = T.empty()
             self._schedule_slides(derived, scope, bucket)
-        T.add_into(values, delta)
+        delta.add_to(values)
         buckets[key] = values
         if not derived.rolling_ready:
             return
@@ -879,7 +890,7 @@ class Engine:
             rolling = derived.rolling[scope] = self._new_rolling()
         for start, total in zip(rolling.starts, rolling.totals, strict=True):
             if bucket >= start:
-                T.add_into(total, delta)
+                delta.add_to(total)
 
     def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> None:
         """Have `bucket` leave each rolling window of `scope` when its time comes."""
@@ -892,14 +903,23 @@ class Engine:
                 _heappush(derived.expiry, (due, _SLIDE))
             group.append((scope, bucket, index))
 
-    def _fold_period(self, key: str, delta: list, end: int) -> None:
+    def _fold_period(self, key: str, changes: list[T.Change], end: int) -> None:
         buckets = self._buckets
         if key in buckets:
             values = buckets[key]
         else:
             values = T.empty()
             _heappush(self._index().expiry, (end + _PERIOD_GRACE, _PERIOD, key, 0))
-        T.add_into(values, delta)
+        if len(changes) == 1:
+            changes[0].add_to(values)
+        else:
+            # Counts are exact in any order, so they are added up natively and stored once;
+            # seconds are added one change at a time, in the order of their events.
+            counts = T.Change()
+            for change in changes:
+                counts.add_counts(change)
+                change.add_seconds_to(values)
+            counts.add_counts_to(values)
         buckets[key] = values
 
     def _new_rolling(self) -> _Rolling:
