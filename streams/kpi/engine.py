@@ -49,7 +49,7 @@ from streams.kpi.events import (
     Rejection,
 )
 from streams.kpi.staffing import live_staffing
-from streams.kpi.state import EngineState
+from streams.kpi.state import EngineState, StateMapping
 from streams.kpi.timegrid import TimeGrid
 
 ABSENT: Final = (
@@ -125,6 +125,18 @@ def _bucket_start(ts: float, size: int) -> int:
     rounded quotient is the exact floor or one above it, and one above is corrected."""
     bucket = int(ts / size) * size
     return bucket - size if bucket > ts else bucket
+
+
+def _record(mapping: StateMapping, key: str) -> list | None:
+    """The record (a list) stored under `key`, or None. Replay's in-memory state is plain
+    dicts, read with one lookup; any other mapping (a table) with `in` and `[]`, which compiled
+    is cheaper than the generic .get() of a mapping not known to be a dict."""
+    if type(mapping) is dict:
+        return mapping.get(key)
+    if key in mapping:
+        found: list = mapping[key]
+        return found
+    return None
 
 
 def _collect(
@@ -507,9 +519,9 @@ class Engine:
                 item.type,
             )
         if isinstance(item, AgentStateEvent):
-            router = self._router
             agent_id = item.agent_id
-            if agent_id in router and ts < router[agent_id][0]:
+            latest = _record(self._router, agent_id)
+            if latest is not None and ts < latest[0]:
                 return self._reject(
                     OUT_OF_ORDER,
                     f"agent {agent_id!r} already has a state at a later ts",
@@ -623,12 +635,9 @@ class Engine:
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
     # counts as gone even before it is evicted, so results never depend on eviction timing.
     def _live_leg(self, key: str) -> list | None:
-        legs = self._legs
-        # `in` first: most offers find nothing, and a membership test is cheaper than .get()
-        # on a mapping that is not known to be a dict.
-        if key not in legs:
+        leg = _record(self._legs, key)
+        if leg is None:
             return None
-        leg = legs[key]
         horizon = self._max_wait if leg[0] == WAITING else self._lateness
         return leg if leg[1] >= self.now - horizon else None
 
@@ -663,10 +672,7 @@ class Engine:
         those the agent leaves (state ABSENT)."""
         router = self._router
         agent_id = event.agent_id
-        latest: list | None = None
-        if agent_id in router:  # cheaper than .get() on a mapping not known to be a dict
-            found: list = router[agent_id]
-            latest = found
+        latest = _record(router, agent_id)
         queues = event.queues
         state = event.state
         team = event.team
@@ -764,11 +770,10 @@ class Engine:
         if known_key is None and scope_data is not None:
             scope_data.agent_keys[agent_id] = key
         agents = self._agents
-        record: list | None = None
+        record = _record(agents, key)
         ended = ABSENT
-        if key in agents:  # cheaper than .get() on a mapping not known to be a dict
-            found: list = agents[key]  # typed apart from `record`: compiled, list operations
-            record = found
+        if record is not None:
+            found: list = record  # typed apart from `record`: compiled, list operations
             ended = found[0]
             # Declared here, not before the `if`: compiled, that cost 470 instructions per event.
             since: float = found[1]
