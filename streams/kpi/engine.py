@@ -139,6 +139,16 @@ def _record(mapping: StateMapping, key: str) -> list | None:
     return None
 
 
+def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[tuple[str, str]]:
+    """(scope, state) for every queue and team an agent state concerns, in the order they are
+    applied: its queues, the queues and team it leaves (ABSENT), its team."""
+    targets = [(key, state) for key in route.queue_keys]
+    if leaving is not None:
+        targets.extend((key, ABSENT) for key in leaving)
+    targets.append((route.team_key, state))
+    return targets
+
+
 def _collect(
     groups: dict[tuple[str, int], list[T.Change]], key: tuple[str, int], change: T.Change
 ) -> None:
@@ -402,9 +412,15 @@ class Engine:
                 if isinstance(item, CallEvent):
                     self._apply_call(item)
                 else:
-                    agent_id, ts = item.agent_id, item.ts
-                    for scope, scope_state in self._route(item):
-                        self._apply_spell(scope, agent_id, scope_state, ts)
+                    agent_id, ts, state = item.agent_id, item.ts, item.state
+                    # In the order of _targets.
+                    route, leaving = self._route(item)
+                    for scope in route.queue_keys:
+                        self._apply_spell(scope, agent_id, state, ts)
+                    if leaving is not None:
+                        for scope in leaving:
+                            self._apply_spell(scope, agent_id, ABSENT, ts)
+                    self._apply_spell(route.team_key, agent_id, state, ts)
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
@@ -439,6 +455,7 @@ class Engine:
     def _routed(self, event: AgentStateEvent) -> Outcome:
         """The accepted outcome of an agent state, with one update per queue and team."""
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
+        route, leaving = self._route(event)
         outcome.scope_updates = [
             (
                 scope[2:],
@@ -451,7 +468,7 @@ class Engine:
                     "event_id": event.event_id,
                 },
             )
-            for scope, state in self._route(event)
+            for scope, state in _targets(route, leaving, event.state)
         ]
         return outcome
 
@@ -667,9 +684,10 @@ class Engine:
                 del waiting[call_id]
 
     # ----------------------------------------------------------------------------- agent states
-    def _route(self, event: AgentStateEvent) -> list[tuple[str, str]]:
-        """(scope, state) for every queue and team this state event concerns: its own, and
-        those the agent leaves (state ABSENT)."""
+    def _route(self, event: AgentStateEvent) -> tuple[_RouteKeys, list[str] | None]:
+        """The scope keys of the agent's queues and team, which get the event's state, and
+        of those the agent leaves (state ABSENT), if any; see _targets. Returned as they are,
+        not as a list of (scope, state) pairs: replay applies them without making one."""
         router = self._router
         agent_id = event.agent_id
         latest = _record(router, agent_id)
@@ -678,10 +696,8 @@ class Engine:
         team = event.team
         if latest is None:
             keys = self._new_route_keys(agent_id, queues, team)
-            targets = [(key, state) for key in keys.queue_keys]
-            targets.append((keys.team_key, state))
             router[agent_id] = [event.ts, state, queues, team]
-            return targets
+            return keys, None
         old_queues, old_team = latest[2], latest[3]
         same_queues, same_team = old_queues == queues, old_team == team
         cached = self._route_keys.get(agent_id)
@@ -698,16 +714,15 @@ class Engine:
             keys.queues, keys.team = queues, team
         else:
             keys = self._new_route_keys(agent_id, queues, team)
-        targets = [(key, state) for key in keys.queue_keys]
+        leaving: list[str] | None = None
         # Equal queues (the usual case) leave none; a list read back from JSON never equals the
         # tuple and takes the loop.
         if not same_queues:
-            for queue in old_queues:
-                if queue not in queues:
-                    targets.append((self._queue_key(queue), ABSENT))
+            leaving = [self._queue_key(queue) for queue in old_queues if queue not in queues]
         if not same_team:
-            targets.append((self._team_key(old_team), ABSENT))
-        targets.append((keys.team_key, state))
+            if leaving is None:
+                leaving = []
+            leaving.append(self._team_key(old_team))
         # Updated in place and written back (which is what a table logs): no new list; put
         # back as it was if storing it fails, or the agent's next event would not be routed
         # out of the queues it leaves now.
@@ -721,7 +736,7 @@ class Engine:
         except BaseException:
             latest[0], latest[1], latest[2], latest[3] = old_ts, old_state, old_queues, old_team
             raise
-        return targets
+        return keys, leaving
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
         queue_keys = [self._queue_key(queue) for queue in queues]
