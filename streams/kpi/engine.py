@@ -93,25 +93,27 @@ _WRAP_UP_AT: Final = 3
 _NOT_READY_AT: Final = 4
 _ABSENT_AT: Final = 5
 assert _STATE_ORDER == (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY, ABSENT)
+_STATE_AT: Final = {state: index for index, state in enumerate(_STATE_ORDER)}
 
 
 def _state_index(state: str) -> int:
-    """The position of `state` in _STATE_ORDER. Compiled, comparing with the constants is
-    cheaper than a dict lookup: the decoder's state strings are these very objects, so each
-    test is a pointer comparison (others, read back from a table, compare by content)."""
-    if state == AVAILABLE:
+    """The position of `state` in _STATE_ORDER. Compiled, identity tests are cheaper than a
+    dict lookup or `==` (which compares the contents of strings of equal length): the
+    decoder's state strings are these very objects, and so are the states the engine stores
+    from them. Another string (read back from a table) is looked up by its contents."""
+    if state is AVAILABLE:
         return _AVAILABLE_AT
-    if state == ON_CALL:
+    if state is ON_CALL:
         return _ON_CALL_AT
-    if state == WRAP_UP:
+    if state is WRAP_UP:
         return _WRAP_UP_AT
-    if state == NOT_READY:
+    if state is NOT_READY:
         return _NOT_READY_AT
-    if state == LOGGED_OUT:
+    if state is LOGGED_OUT:
         return _LOGGED_OUT_AT
-    if state == ABSENT:
+    if state is ABSENT:
         return _ABSENT_AT
-    raise KeyError(state)
+    return _STATE_AT[state]
 
 
 # [previous state][new state] -> spell points, by state index
