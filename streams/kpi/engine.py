@@ -151,9 +151,7 @@ def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[t
     return targets
 
 
-def _collect(
-    groups: dict[tuple[str, int], list[T.Change]], key: tuple[str, int], change: T.Change
-) -> None:
+def _collect(groups: dict[int, list[T.Change]], key: int, change: T.Change) -> None:
     changes = groups.get(key)
     if changes is None:
         groups[key] = [change]
@@ -277,9 +275,11 @@ class _Scope:
     def __init__(self, key: str, counts: list[int]) -> None:
         self.key = key
         self.counts = counts  # the scope's list in _Derived.agent_counts
-        # The pending change of `bucket` while `batch` is the engine's batch number: successive
-        # events of a scope mostly fall in one bucket, so most skip the lookup in _pending.
+        # Tally changes of the batch numbered `batch` by bucket, in the order first changed
+        # (folded by flush()), and the one of `bucket`: successive events of a scope mostly fall
+        # in one bucket, so most skip the lookup in `pending`.
         self.batch = -1
+        self.pending: dict[int, T.Change] = {}
         self.bucket = 0
         self.delta = T.Change()
         # agent id -> the agent's key in `agents`: one string per agent and scope, its hash
@@ -373,10 +373,11 @@ class Engine:
         self.max_ts = -math.inf
         self._newest_accepted = -math.inf
         self._derived: _Derived | None = None
-        # Tally changes of the current batch by (scope, bucket); folded into the mappings once
-        # per key by flush(), which every public mutating call ends with.
-        self._pending: dict[tuple[str, int], T.Change] = {}
-        self._batch = 0  # flush() counts up when it empties _pending (see _Scope.batch)
+        # Scopes with tally changes in the current batch (_Scope.pending), in the order first
+        # changed; folded into the mappings once per bucket by flush(), which every public
+        # mutating call ends with.
+        self._changed: list[_Scope] = []
+        self._batch = 0  # flush() counts up when it detaches _changed (see _Scope.batch)
         self._type_counts = {event_type: _TypeCount() for event_type in EVENT_TYPES}
 
     # ----------------------------------------------------------------------------- ingestion
@@ -642,13 +643,20 @@ class Engine:
 
     def _delta(self, scope: _Scope, bucket: int) -> T.Change:
         """The pending tally change of one bucket of one scope (folded by flush())."""
-        if scope.batch == self._batch and scope.bucket == bucket:
-            return scope.delta
-        key = (scope.key, bucket)
-        delta = self._pending.get(key)
-        if delta is None:
-            delta = self._pending[key] = T.Change()
-        scope.batch, scope.bucket, scope.delta = self._batch, bucket, delta
+        if scope.batch == self._batch:
+            if scope.bucket == bucket:
+                return scope.delta
+            found = scope.pending.get(bucket)
+            delta = T.Change() if found is None else found
+            if found is None:
+                scope.pending[bucket] = delta
+        else:
+            # The scope's first change in this batch; what `pending` still holds is detached
+            # (a fold that raised), never to be folded.
+            delta = T.Change()
+            scope.batch, scope.pending = self._batch, {bucket: delta}
+            self._changed.append(scope)
+        scope.bucket, scope.delta = bucket, delta
         return delta
 
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
@@ -849,11 +857,11 @@ class Engine:
     def flush(self) -> None:
         """Fold pending tally changes into the bucket, interval and day tallies that a
         snapshot at an `as_of >= now` can still read, then expire what none can."""
-        pending = self._pending
-        if pending:
+        changed = self._changed
+        if changed:
             # Detached first: a fold that raises must not leave folded changes to be folded
             # again by the next flush. A new batch number, so no scope reuses a detached delta.
-            self._pending = {}
+            self._changed = []
             self._batch += 1
             now = self.now
             grid = self.grid
@@ -863,24 +871,28 @@ class Engine:
                 interval_now, day_now = grid.periods_of_bucket(grid.bucket_of(now))
                 current_interval, current_day = float(interval_now), float(day_now)
             interval_length = self.settings.interval_minutes * 60
-            # The changes of each interval and day tally in the order of `pending`: a batch's
-            # buckets of a scope mostly share them, and each is read and written once.
-            intervals: dict[tuple[str, int], list[T.Change]] = {}
-            days: dict[tuple[str, int], list[T.Change]] = {}
-            for (scope, bucket), delta in pending.items():
-                if not bucket + self._longest < now:
-                    self._fold_bucket(scope, bucket, delta)
-                interval, day = grid.periods_of_bucket(bucket)
-                if interval >= current_interval:
-                    _collect(intervals, (scope, interval), delta)
-                if day >= current_day:
-                    _collect(days, (scope, day), delta)
-            for (scope, interval), changes in intervals.items():
-                self._fold_period(
-                    f"{scope}{SEP}i{SEP}{interval}", changes, interval + interval_length
-                )
-            for (scope, day), changes in days.items():
-                self._fold_period(f"{scope}{SEP}d{SEP}{day}", changes, day + 86400)
+            for changed_scope in changed:
+                scope, pending = changed_scope.key, changed_scope.pending
+                changed_scope.pending = {}
+                # The changes of each interval and day tally in the order of their events: a
+                # batch's buckets of a scope mostly share them, and each is read and written
+                # once.
+                intervals: dict[int, list[T.Change]] = {}
+                days: dict[int, list[T.Change]] = {}
+                for bucket, delta in pending.items():
+                    if not bucket + self._longest < now:
+                        self._fold_bucket(scope, bucket, delta)
+                    interval, day = grid.periods_of_bucket(bucket)
+                    if interval >= current_interval:
+                        _collect(intervals, interval, delta)
+                    if day >= current_day:
+                        _collect(days, day, delta)
+                for interval, changes in intervals.items():
+                    self._fold_period(
+                        f"{scope}{SEP}i{SEP}{interval}", changes, interval + interval_length
+                    )
+                for day, changes in days.items():
+                    self._fold_period(f"{scope}{SEP}d{SEP}{day}", changes, day + 86400)
         by_type = self.stats.by_type
         for event_type, count in self._type_counts.items():
             if count.accepted:
