@@ -311,11 +311,12 @@ class _Derived:
 
     def __init__(self) -> None:
         self.expiry: list[tuple] = []
-        # Due time -> (scope, bucket, window index) of every bucket leaving a window then, with
-        # one expiry entry per due time: buckets of all scopes share due times, so this pushes
-        # and pops the heap far less than an entry per bucket and window would. In the order
-        # scheduled, which keeps a bucket's windows in index order.
-        self.slides: dict[int, list[tuple[str, int, int]]] = {}
+        # Bucket start -> the scopes with that bucket, until it has left every rolling window,
+        # and the due times (bucket + a window's length) with an expiry entry: buckets of all
+        # scopes share due times, so this pushes and pops the heap far less than an entry per
+        # bucket and window would, and scheduling a scope's bucket is one append.
+        self.slides: dict[int, list[str]] = {}
+        self.slide_dues: set[int] = set()
         # Accepted ids and their ts in arrival order (nearly time order): a queue is cheaper
         # than the heap, and an id evicted a little late is harmless (duplicate checks look at
         # its ts). Two lists read from `seen_head` on and cut back once that passes a quarter of
@@ -360,6 +361,7 @@ class Engine:
         self._staffing_index = self._window_lengths.index(settings.staffing_window_seconds)
         self._longest = max(self._window_lengths)
         self._longest_index = self._window_lengths.index(self._longest)
+        self._shortest = min(self._window_lengths)
         self._lateness = settings.allowed_lateness_seconds
         self._max_wait = settings.max_wait_seconds
         self._bucket_seconds = settings.bucket_seconds
@@ -928,14 +930,23 @@ class Engine:
 
     def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> None:
         """Have `bucket` leave each rolling window of `scope` when its time comes."""
-        slides = derived.slides
-        for index, length in enumerate(self._window_lengths):
+        scopes = derived.slides.get(bucket)
+        if scopes is None:
+            scopes = derived.slides[bucket] = []
+            self._schedule_dues(derived, bucket)
+        elif bucket + self._shortest < self.now:
+            # A late bucket: some of its due times may have passed, and they come again (for
+            # the scopes that had the bucket then, sliding it out again changes nothing).
+            self._schedule_dues(derived, bucket)
+        scopes.append(scope)
+
+    def _schedule_dues(self, derived: _Derived, bucket: int) -> None:
+        dues = derived.slide_dues
+        for length in self._window_lengths:
             due = bucket + length
-            group = slides.get(due)
-            if group is None:
-                group = slides[due] = []
+            if due not in dues:
+                dues.add(due)
                 _heappush(derived.expiry, (due, _SLIDE))
-            group.append((scope, bucket, index))
 
     def _fold_period(self, key: str, changes: list[T.Change], end: int) -> None:
         buckets = self._buckets
@@ -991,12 +1002,25 @@ class Engine:
             entry = _heappop(expiry)
             kind = entry[1]
             if kind == _SLIDE:
-                for scope, bucket, index in derived.slides.pop(entry[0]):
-                    self._slide_out(scope, bucket, index)
+                self._slide_all_out(derived, entry[0])
             elif kind == _LEG:
                 self._expire_leg(entry[2], entry[3], entry[4])
             else:
                 self._buckets.pop(entry[2], None)
+
+    def _slide_all_out(self, derived: _Derived, due: int) -> None:
+        """Every bucket whose time to leave a rolling window is `due` leaves it, windows in
+        index order."""
+        derived.slide_dues.discard(due)
+        slides = derived.slides
+        for index, length in enumerate(self._window_lengths):
+            bucket = due - length
+            scopes = slides.get(bucket)
+            if scopes is not None:
+                for scope in scopes:
+                    self._slide_out(scope, bucket, index)
+        # Left the longest window too: no more due times.
+        slides.pop(due - self._longest, None)
 
     def _slide_out(self, scope: str, bucket: int, index: int) -> None:
         """Bucket `bucket` has left window `index` for every snapshot from now on."""
