@@ -238,16 +238,24 @@ _ACCEPTED: Final = {
 
 
 class _RouteKeys:
-    """The scope keys of an agent's queues and team, with the objects they were made from: while
-    the router holds those very objects for the agent, the keys need no lookups."""
+    """The scope keys of an agent's queues and team and the agent's record keys in them, with
+    the objects they were made from: while the router holds those very objects for the agent,
+    the keys need no lookups."""
 
     def __init__(
-        self, queues: tuple[str, ...], team: str, queue_keys: list[str], team_key: str
+        self,
+        agent_id: str,
+        queues: tuple[str, ...],
+        team: str,
+        queue_keys: list[str],
+        team_key: str,
     ) -> None:
         self.queues = queues
         self.team = team
         self.queue_keys = queue_keys
         self.team_key = team_key
+        self.queue_agent_keys = [f"{key}{SEP}{agent_id}" for key in queue_keys]
+        self.team_agent_key = f"{team_key}{SEP}{agent_id}"
 
 
 class _TypeCount:
@@ -420,12 +428,13 @@ class Engine:
                     agent_id, ts, state = item.agent_id, item.ts, item.state
                     # In the order of _targets.
                     route, leaving = self._route(item)
-                    for scope in route.queue_keys:
-                        self._apply_spell(scope, agent_id, state, ts)
+                    agent_keys = route.queue_agent_keys
+                    for at, scope in enumerate(route.queue_keys):
+                        self._apply_spell(scope, agent_id, state, ts, agent_keys[at])
                     if leaving is not None:
                         for scope in leaving:
                             self._apply_spell(scope, agent_id, ABSENT, ts)
-                    self._apply_spell(route.team_key, agent_id, state, ts)
+                    self._apply_spell(route.team_key, agent_id, state, ts, route.team_agent_key)
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
@@ -752,7 +761,7 @@ class Engine:
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
         queue_keys = [self._queue_key(queue) for queue in queues]
-        keys = _RouteKeys(queues, team, queue_keys, self._team_key(team))
+        keys = _RouteKeys(agent_id, queues, team, queue_keys, self._team_key(team))
         self._route_keys[agent_id] = keys
         return keys
 
@@ -786,16 +795,21 @@ class Engine:
         key = self._queue_key(name) if scope_kind == QUEUE_SCOPE else self._team_key(name)
         return key, str(agent_id), state, ts
 
-    def _apply_spell(self, scope: str, agent_id: str, state: str, ts: float) -> bool:
+    def _apply_spell(
+        self, scope: str, agent_id: str, state: str, ts: float, agent_key: str = ""
+    ) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
-        and open the next. Idempotent: a redelivered or older update changes nothing."""
+        and open the next. Idempotent: a redelivered or older update changes nothing.
+        `agent_key` is the agent's key in `agents` if the caller has it (its route)."""
         derived = self._derived or self._index()
         # Not created (registered) here: an update that changes nothing must leave no trace.
         scope_data = derived.scopes.get(scope)
-        known_key = None if scope_data is None else scope_data.agent_keys.get(agent_id)
-        key = f"{scope}{SEP}{agent_id}" if known_key is None else known_key
-        if known_key is None and scope_data is not None:
-            scope_data.agent_keys[agent_id] = key
+        key = agent_key
+        if not key:
+            known_key = None if scope_data is None else scope_data.agent_keys.get(agent_id)
+            key = f"{scope}{SEP}{agent_id}" if known_key is None else known_key
+            if known_key is None and scope_data is not None:
+                scope_data.agent_keys[agent_id] = key
         agents = self._agents
         record = _record(agents, key)
         ended = ABSENT
