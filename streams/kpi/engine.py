@@ -141,6 +141,15 @@ def _record(mapping: StateMapping, key: str) -> list | None:
     return None
 
 
+def _value(mapping: StateMapping, key: str) -> object:
+    """The value stored under `key`, or None; read as _record reads a record."""
+    if type(mapping) is dict:
+        return mapping.get(key)
+    if key in mapping:
+        return mapping[key]
+    return None
+
+
 def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[tuple[str, str]]:
     """(scope, state) for every queue and team an agent state concerns, in the order they are
     applied: its queues, the queues and team it leaves (ABSENT), its team."""
@@ -552,12 +561,15 @@ class Engine:
         if isinstance(item, AgentStateEvent):
             agent_id = item.agent_id
             latest = _record(self._router, agent_id)
-            if latest is not None and ts < latest[0]:
-                return self._reject(
-                    OUT_OF_ORDER,
-                    f"agent {agent_id!r} already has a state at a later ts",
-                    item.type,
-                )
+            if latest is not None:
+                # Typed: compiled, the comparison is native instead of generic.
+                latest_ts: float = latest[0]
+                if ts < latest_ts:
+                    return self._reject(
+                        OUT_OF_ORDER,
+                        f"agent {agent_id!r} already has a state at a later ts",
+                        item.type,
+                    )
         # `object`: compiled, the ts is boxed once for both lists instead of once per use.
         stamp: object = ts
         seen[event_id] = stamp
@@ -1001,7 +1013,8 @@ class Engine:
                 break
             event_id = seen_ids[head]
             head += 1
-            if event_id in seen and seen[event_id] == ts:
+            stamp = _value(seen, event_id)
+            if stamp is not None and stamp == ts:
                 del seen[event_id]
         if head * 4 > end:
             del seen_ids[:head]
