@@ -49,7 +49,7 @@ from streams.kpi.events import (
     Rejection,
 )
 from streams.kpi.staffing import live_staffing
-from streams.kpi.state import EngineState
+from streams.kpi.state import EngineState, StateMapping
 from streams.kpi.timegrid import TimeGrid
 
 ABSENT: Final = (
@@ -93,25 +93,27 @@ _WRAP_UP_AT: Final = 3
 _NOT_READY_AT: Final = 4
 _ABSENT_AT: Final = 5
 assert _STATE_ORDER == (LOGGED_OUT, AVAILABLE, ON_CALL, WRAP_UP, NOT_READY, ABSENT)
+_STATE_AT: Final = {state: index for index, state in enumerate(_STATE_ORDER)}
 
 
 def _state_index(state: str) -> int:
-    """The position of `state` in _STATE_ORDER. Compiled, comparing with the constants is
-    cheaper than a dict lookup: the decoder's state strings are these very objects, so each
-    test is a pointer comparison (others, read back from a table, compare by content)."""
-    if state == AVAILABLE:
+    """The position of `state` in _STATE_ORDER. Compiled, identity tests are cheaper than a
+    dict lookup or `==` (which compares the contents of strings of equal length): the
+    decoder's state strings are these very objects, and so are the states the engine stores
+    from them. Another string (read back from a table) is looked up by its contents."""
+    if state is AVAILABLE:
         return _AVAILABLE_AT
-    if state == ON_CALL:
+    if state is ON_CALL:
         return _ON_CALL_AT
-    if state == WRAP_UP:
+    if state is WRAP_UP:
         return _WRAP_UP_AT
-    if state == NOT_READY:
+    if state is NOT_READY:
         return _NOT_READY_AT
-    if state == LOGGED_OUT:
+    if state is LOGGED_OUT:
         return _LOGGED_OUT_AT
-    if state == ABSENT:
+    if state is ABSENT:
         return _ABSENT_AT
-    raise KeyError(state)
+    return _STATE_AT[state]
 
 
 # [previous state][new state] -> spell points, by state index
@@ -125,6 +127,45 @@ def _bucket_start(ts: float, size: int) -> int:
     rounded quotient is the exact floor or one above it, and one above is corrected."""
     bucket = int(ts / size) * size
     return bucket - size if bucket > ts else bucket
+
+
+def _record(mapping: StateMapping, key: str) -> list | None:
+    """The record (a list) stored under `key`, or None. Replay's in-memory state is plain
+    dicts, read with one lookup; any other mapping (a table) with `in` and `[]`, which compiled
+    is cheaper than the generic .get() of a mapping not known to be a dict."""
+    if type(mapping) is dict:
+        return mapping.get(key)
+    if key in mapping:
+        found: list = mapping[key]
+        return found
+    return None
+
+
+def _value(mapping: StateMapping, key: str) -> object:
+    """The value stored under `key`, or None; read as _record reads a record."""
+    if type(mapping) is dict:
+        return mapping.get(key)
+    if key in mapping:
+        return mapping[key]
+    return None
+
+
+def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[tuple[str, str]]:
+    """(scope, state) for every queue and team an agent state concerns, in the order they are
+    applied: its queues, the queues and team it leaves (ABSENT), its team."""
+    targets = [(key, state) for key in route.queue_keys]
+    if leaving is not None:
+        targets.extend((key, ABSENT) for key in leaving)
+    targets.append((route.team_key, state))
+    return targets
+
+
+def _collect(groups: dict[int, list[T.Change]], key: int, change: T.Change) -> None:
+    changes = groups.get(key)
+    if changes is None:
+        groups[key] = [change]
+    else:
+        changes.append(change)
 
 
 def _new_counts() -> list[int]:
@@ -206,16 +247,24 @@ _ACCEPTED: Final = {
 
 
 class _RouteKeys:
-    """The scope keys of an agent's queues and team, with the objects they were made from: while
-    the router holds those very objects for the agent, the keys need no lookups."""
+    """The scope keys of an agent's queues and team and the agent's record keys in them, with
+    the objects they were made from: while the router holds those very objects for the agent,
+    the keys need no lookups."""
 
     def __init__(
-        self, queues: tuple[str, ...], team: str, queue_keys: list[str], team_key: str
+        self,
+        agent_id: str,
+        queues: tuple[str, ...],
+        team: str,
+        queue_keys: list[str],
+        team_key: str,
     ) -> None:
         self.queues = queues
         self.team = team
         self.queue_keys = queue_keys
         self.team_key = team_key
+        self.queue_agent_keys = [f"{key}{SEP}{agent_id}" for key in queue_keys]
+        self.team_agent_key = f"{team_key}{SEP}{agent_id}"
 
 
 class _TypeCount:
@@ -243,11 +292,13 @@ class _Scope:
     def __init__(self, key: str, counts: list[int]) -> None:
         self.key = key
         self.counts = counts  # the scope's list in _Derived.agent_counts
-        # The pending change of `bucket` while `batch` is the engine's batch number: successive
-        # events of a scope mostly fall in one bucket, so most skip the lookup in _pending.
+        # Tally changes of the batch numbered `batch` by bucket, in the order first changed
+        # (folded by flush()), and the one of `bucket`: successive events of a scope mostly fall
+        # in one bucket, so most skip the lookup in `pending`.
         self.batch = -1
+        self.pending: dict[int, T.Change] = {}
         self.bucket = 0
-        self.delta: list = []
+        self.delta = T.Change()
         # agent id -> the agent's key in `agents`: one string per agent and scope, its hash
         # computed once (as many entries as the scope's agent records).
         self.agent_keys: dict[str, str] = {}
@@ -277,11 +328,12 @@ class _Derived:
 
     def __init__(self) -> None:
         self.expiry: list[tuple] = []
-        # Due time -> (scope, bucket, window index) of every bucket leaving a window then, with
-        # one expiry entry per due time: buckets of all scopes share due times, so this pushes
-        # and pops the heap far less than an entry per bucket and window would. In the order
-        # scheduled, which keeps a bucket's windows in index order.
-        self.slides: dict[int, list[tuple[str, int, int]]] = {}
+        # Bucket start -> the scopes with that bucket, until it has left every rolling window,
+        # and the due times (bucket + a window's length) with an expiry entry: buckets of all
+        # scopes share due times, so this pushes and pops the heap far less than an entry per
+        # bucket and window would, and scheduling a scope's bucket is one append.
+        self.slides: dict[int, list[str]] = {}
+        self.slide_dues: set[int] = set()
         # Accepted ids and their ts in arrival order (nearly time order): a queue is cheaper
         # than the heap, and an id evicted a little late is harmless (duplicate checks look at
         # its ts). Two lists read from `seen_head` on and cut back once that passes a quarter of
@@ -326,6 +378,7 @@ class Engine:
         self._staffing_index = self._window_lengths.index(settings.staffing_window_seconds)
         self._longest = max(self._window_lengths)
         self._longest_index = self._window_lengths.index(self._longest)
+        self._shortest = min(self._window_lengths)
         self._lateness = settings.allowed_lateness_seconds
         self._max_wait = settings.max_wait_seconds
         self._bucket_seconds = settings.bucket_seconds
@@ -339,10 +392,11 @@ class Engine:
         self.max_ts = -math.inf
         self._newest_accepted = -math.inf
         self._derived: _Derived | None = None
-        # Tally changes of the current batch by (scope, bucket); folded into the mappings once
-        # per key by flush(), which every public mutating call ends with.
-        self._pending: dict[tuple[str, int], list] = {}
-        self._batch = 0  # flush() counts up when it empties _pending (see _Scope.batch)
+        # Scopes with tally changes in the current batch (_Scope.pending), in the order first
+        # changed; folded into the mappings once per bucket by flush(), which every public
+        # mutating call ends with.
+        self._changed: list[_Scope] = []
+        self._batch = 0  # flush() counts up when it detaches _changed (see _Scope.batch)
         self._type_counts = {event_type: _TypeCount() for event_type in EVENT_TYPES}
 
     # ----------------------------------------------------------------------------- ingestion
@@ -380,9 +434,16 @@ class Engine:
                 if isinstance(item, CallEvent):
                     self._apply_call(item)
                 else:
-                    agent_id, ts = item.agent_id, item.ts
-                    for scope, scope_state in self._route(item):
-                        self._apply_spell(scope, agent_id, scope_state, ts)
+                    agent_id, ts, state = item.agent_id, item.ts, item.state
+                    # In the order of _targets.
+                    route, leaving = self._route(item)
+                    agent_keys = route.queue_agent_keys
+                    for at, scope in enumerate(route.queue_keys):
+                        self._apply_spell(scope, agent_id, state, ts, agent_keys[at])
+                    if leaving is not None:
+                        for scope in leaving:
+                            self._apply_spell(scope, agent_id, ABSENT, ts)
+                    self._apply_spell(route.team_key, agent_id, state, ts, route.team_agent_key)
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
@@ -417,6 +478,7 @@ class Engine:
     def _routed(self, event: AgentStateEvent) -> Outcome:
         """The accepted outcome of an agent state, with one update per queue and team."""
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
+        route, leaving = self._route(event)
         outcome.scope_updates = [
             (
                 scope[2:],
@@ -429,7 +491,7 @@ class Engine:
                     "event_id": event.event_id,
                 },
             )
-            for scope, state in self._route(event)
+            for scope, state in _targets(route, leaving, event.state)
         ]
         return outcome
 
@@ -497,14 +559,17 @@ class Engine:
                 item.type,
             )
         if isinstance(item, AgentStateEvent):
-            router = self._router
             agent_id = item.agent_id
-            if agent_id in router and ts < router[agent_id][0]:
-                return self._reject(
-                    OUT_OF_ORDER,
-                    f"agent {agent_id!r} already has a state at a later ts",
-                    item.type,
-                )
+            latest = _record(self._router, agent_id)
+            if latest is not None:
+                # Typed: compiled, the comparison is native instead of generic.
+                latest_ts: float = latest[0]
+                if ts < latest_ts:
+                    return self._reject(
+                        OUT_OF_ORDER,
+                        f"agent {agent_id!r} already has a state at a later ts",
+                        item.type,
+                    )
         # `object`: compiled, the ts is boxed once for both lists instead of once per use.
         stamp: object = ts
         seen[event_id] = stamp
@@ -565,26 +630,26 @@ class Engine:
         if kind == CALL_OFFERED:
             self._offer_leg(queue, event.call_id, event.ts)
             totals.offered += 1
-            delta[T.OFFERED] += 1
+            delta.offered += 1
         elif kind == CALL_ANSWERED:
             self._resolve_leg(queue, event.call_id, event.ts)
             wait = event.wait_seconds
             within = wait <= queue.threshold
             totals.answered += 1
             totals.answered_within_threshold += within
-            delta[T.ANSWERED] += 1
-            delta[T.ANSWERED_WITHIN_THRESHOLD] += within
-            delta[T.WAIT_SECONDS] += wait
+            delta.answered += 1
+            delta.answered_within_threshold += within
+            delta.wait_seconds += wait
         elif kind == CALL_ABANDONED:
             self._resolve_leg(queue, event.call_id, event.ts)
             wait = event.wait_seconds
             totals.abandoned += 1
-            delta[T.ABANDONED] += 1
-            delta[T.SHORT_ABANDONED] += wait < queue.short_abandon
-            delta[T.ABANDONED_WITHIN_THRESHOLD] += wait <= queue.threshold
+            delta.abandoned += 1
+            delta.short_abandoned += wait < queue.short_abandon
+            delta.abandoned_within_threshold += wait <= queue.threshold
         else:  # call.wrapup
-            delta[T.HANDLED] += 1
-            delta[T.HANDLE_SECONDS] += event.handle_seconds
+            delta.handled += 1
+            delta.handle_seconds += event.handle_seconds
 
     def _new_queue(self, derived: _Derived, name: str, ts: float) -> _Queue:
         key = self._queue_key(name)
@@ -599,26 +664,30 @@ class Engine:
         derived.queues[name] = queue
         return queue
 
-    def _delta(self, scope: _Scope, bucket: int) -> list:
+    def _delta(self, scope: _Scope, bucket: int) -> T.Change:
         """The pending tally change of one bucket of one scope (folded by flush())."""
-        if scope.batch == self._batch and scope.bucket == bucket:
-            return scope.delta
-        key = (scope.key, bucket)
-        delta = self._pending.get(key)
-        if delta is None:
-            delta = self._pending[key] = T.empty()
-        scope.batch, scope.bucket, scope.delta = self._batch, bucket, delta
+        if scope.batch == self._batch:
+            if scope.bucket == bucket:
+                return scope.delta
+            found = scope.pending.get(bucket)
+            delta = T.Change() if found is None else found
+            if found is None:
+                scope.pending[bucket] = delta
+        else:
+            # The scope's first change in this batch; what `pending` still holds is detached
+            # (a fold that raised), never to be folded.
+            delta = T.Change()
+            scope.batch, scope.pending = self._batch, {bucket: delta}
+            self._changed.append(scope)
+        scope.bucket, scope.delta = bucket, delta
         return delta
 
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
     # counts as gone even before it is evicted, so results never depend on eviction timing.
     def _live_leg(self, key: str) -> list | None:
-        legs = self._legs
-        # `in` first: most offers find nothing, and a membership test is cheaper than .get()
-        # on a mapping that is not known to be a dict.
-        if key not in legs:
+        leg = _record(self._legs, key)
+        if leg is None:
             return None
-        leg = legs[key]
         horizon = self._max_wait if leg[0] == WAITING else self._lateness
         return leg if leg[1] >= self.now - horizon else None
 
@@ -648,24 +717,20 @@ class Engine:
                 del waiting[call_id]
 
     # ----------------------------------------------------------------------------- agent states
-    def _route(self, event: AgentStateEvent) -> list[tuple[str, str]]:
-        """(scope, state) for every queue and team this state event concerns: its own, and
-        those the agent leaves (state ABSENT)."""
+    def _route(self, event: AgentStateEvent) -> tuple[_RouteKeys, list[str] | None]:
+        """The scope keys of the agent's queues and team, which get the event's state, and
+        of those the agent leaves (state ABSENT), if any; see _targets. Returned as they are,
+        not as a list of (scope, state) pairs: replay applies them without making one."""
         router = self._router
         agent_id = event.agent_id
-        latest: list | None = None
-        if agent_id in router:  # cheaper than .get() on a mapping not known to be a dict
-            found: list = router[agent_id]
-            latest = found
+        latest = _record(router, agent_id)
         queues = event.queues
         state = event.state
         team = event.team
         if latest is None:
             keys = self._new_route_keys(agent_id, queues, team)
-            targets = [(key, state) for key in keys.queue_keys]
-            targets.append((keys.team_key, state))
             router[agent_id] = [event.ts, state, queues, team]
-            return targets
+            return keys, None
         old_queues, old_team = latest[2], latest[3]
         same_queues, same_team = old_queues == queues, old_team == team
         cached = self._route_keys.get(agent_id)
@@ -682,16 +747,15 @@ class Engine:
             keys.queues, keys.team = queues, team
         else:
             keys = self._new_route_keys(agent_id, queues, team)
-        targets = [(key, state) for key in keys.queue_keys]
+        leaving: list[str] | None = None
         # Equal queues (the usual case) leave none; a list read back from JSON never equals the
         # tuple and takes the loop.
         if not same_queues:
-            for queue in old_queues:
-                if queue not in queues:
-                    targets.append((self._queue_key(queue), ABSENT))
+            leaving = [self._queue_key(queue) for queue in old_queues if queue not in queues]
         if not same_team:
-            targets.append((self._team_key(old_team), ABSENT))
-        targets.append((keys.team_key, state))
+            if leaving is None:
+                leaving = []
+            leaving.append(self._team_key(old_team))
         # Updated in place and written back (which is what a table logs): no new list; put
         # back as it was if storing it fails, or the agent's next event would not be routed
         # out of the queues it leaves now.
@@ -705,11 +769,11 @@ class Engine:
         except BaseException:
             latest[0], latest[1], latest[2], latest[3] = old_ts, old_state, old_queues, old_team
             raise
-        return targets
+        return keys, leaving
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
         queue_keys = [self._queue_key(queue) for queue in queues]
-        keys = _RouteKeys(queues, team, queue_keys, self._team_key(team))
+        keys = _RouteKeys(agent_id, queues, team, queue_keys, self._team_key(team))
         self._route_keys[agent_id] = keys
         return keys
 
@@ -743,22 +807,26 @@ class Engine:
         key = self._queue_key(name) if scope_kind == QUEUE_SCOPE else self._team_key(name)
         return key, str(agent_id), state, ts
 
-    def _apply_spell(self, scope: str, agent_id: str, state: str, ts: float) -> bool:
+    def _apply_spell(
+        self, scope: str, agent_id: str, state: str, ts: float, agent_key: str = ""
+    ) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
-        and open the next. Idempotent: a redelivered or older update changes nothing."""
+        and open the next. Idempotent: a redelivered or older update changes nothing.
+        `agent_key` is the agent's key in `agents` if the caller has it (its route)."""
         derived = self._derived or self._index()
         # Not created (registered) here: an update that changes nothing must leave no trace.
         scope_data = derived.scopes.get(scope)
-        known_key = None if scope_data is None else scope_data.agent_keys.get(agent_id)
-        key = f"{scope}{SEP}{agent_id}" if known_key is None else known_key
-        if known_key is None and scope_data is not None:
-            scope_data.agent_keys[agent_id] = key
+        key = agent_key
+        if not key:
+            known_key = None if scope_data is None else scope_data.agent_keys.get(agent_id)
+            key = f"{scope}{SEP}{agent_id}" if known_key is None else known_key
+            if known_key is None and scope_data is not None:
+                scope_data.agent_keys[agent_id] = key
         agents = self._agents
-        record: list | None = None
+        record = _record(agents, key)
         ended = ABSENT
-        if key in agents:  # cheaper than .get() on a mapping not known to be a dict
-            found: list = agents[key]  # typed apart from `record`: compiled, list operations
-            record = found
+        if record is not None:
+            found: list = record  # typed apart from `record`: compiled, list operations
             ended = found[0]
             # Declared here, not before the `if`: compiled, that cost 470 instructions per event.
             since: float = found[1]
@@ -789,18 +857,11 @@ class Engine:
             ended_points, started_points = points
             bucket = _bucket_start(ts, self._bucket_seconds)
             delta = self._delta(scope_data, bucket)
-            # `object`: compiled, each is boxed once for both points instead of once per use.
-            offset_in_bucket: object = ts - bucket
-            bucket_start: object = bucket
-            # A spell point is [count, offset in bucket, bucket]: see streams.kpi.tally.
+            offset_in_bucket = ts - bucket
             if ended_points is not None:
-                delta[ended_points] += 1
-                delta[ended_points + 1] += offset_in_bucket
-                delta[ended_points + 2] += bucket_start
+                delta.add_point(ended_points, offset_in_bucket, bucket)
             if started_points is not None:
-                delta[started_points] += 1
-                delta[started_points + 1] += offset_in_bucket
-                delta[started_points + 2] += bucket_start
+                delta.add_point(started_points, offset_in_bucket, bucket)
         if ts > self.max_ts:
             self.max_ts = ts
         return True
@@ -824,11 +885,11 @@ class Engine:
     def flush(self) -> None:
         """Fold pending tally changes into the bucket, interval and day tallies that a
         snapshot at an `as_of >= now` can still read, then expire what none can."""
-        pending = self._pending
-        if pending:
+        changed = self._changed
+        if changed:
             # Detached first: a fold that raises must not leave folded changes to be folded
             # again by the next flush. A new batch number, so no scope reuses a detached delta.
-            self._pending = {}
+            self._changed = []
             self._batch += 1
             now = self.now
             grid = self.grid
@@ -838,16 +899,28 @@ class Engine:
                 interval_now, day_now = grid.periods_of_bucket(grid.bucket_of(now))
                 current_interval, current_day = float(interval_now), float(day_now)
             interval_length = self.settings.interval_minutes * 60
-            for (scope, bucket), delta in pending.items():
-                if not bucket + self._longest < now:
-                    self._fold_bucket(scope, bucket, delta)
-                interval, day = grid.periods_of_bucket(bucket)
-                if interval >= current_interval:
+            for changed_scope in changed:
+                scope, pending = changed_scope.key, changed_scope.pending
+                changed_scope.pending = {}
+                # The changes of each interval and day tally in the order of their events: a
+                # batch's buckets of a scope mostly share them, and each is read and written
+                # once.
+                intervals: dict[int, list[T.Change]] = {}
+                days: dict[int, list[T.Change]] = {}
+                for bucket, delta in pending.items():
+                    if not bucket + self._longest < now:
+                        self._fold_bucket(scope, bucket, delta)
+                    interval, day = grid.periods_of_bucket(bucket)
+                    if interval >= current_interval:
+                        _collect(intervals, interval, delta)
+                    if day >= current_day:
+                        _collect(days, day, delta)
+                for interval, changes in intervals.items():
                     self._fold_period(
-                        f"{scope}{SEP}i{SEP}{interval}", delta, interval + interval_length
+                        f"{scope}{SEP}i{SEP}{interval}", changes, interval + interval_length
                     )
-                if day >= current_day:
-                    self._fold_period(f"{scope}{SEP}d{SEP}{day}", delta, day + 86400)
+                for day, changes in days.items():
+                    self._fold_period(f"{scope}{SEP}d{SEP}{day}", changes, day + 86400)
         by_type = self.stats.by_type
         for event_type, count in self._type_counts.items():
             if count.accepted:
@@ -861,7 +934,7 @@ class Engine:
                 self._scopes[CLOCK_KEY] = clock
         self._expire()
 
-    def _fold_bucket(self, scope: str, bucket: int, delta: list) -> None:
+    def _fold_bucket(self, scope: str, bucket: int, delta: T.Change) -> None:
         derived = self._index()
         buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
@@ -870,7 +943,7 @@ class Engine:
         else:
             values = T.empty()
             self._schedule_slides(derived, scope, bucket)
-        T.add_into(values, delta)
+        delta.add_to(values)
         buckets[key] = values
         if not derived.rolling_ready:
             return
@@ -879,27 +952,45 @@ class Engine:
             rolling = derived.rolling[scope] = self._new_rolling()
         for start, total in zip(rolling.starts, rolling.totals, strict=True):
             if bucket >= start:
-                T.add_into(total, delta)
+                delta.add_to(total)
 
     def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> None:
         """Have `bucket` leave each rolling window of `scope` when its time comes."""
-        slides = derived.slides
-        for index, length in enumerate(self._window_lengths):
-            due = bucket + length
-            group = slides.get(due)
-            if group is None:
-                group = slides[due] = []
-                _heappush(derived.expiry, (due, _SLIDE))
-            group.append((scope, bucket, index))
+        scopes = derived.slides.get(bucket)
+        if scopes is None:
+            scopes = derived.slides[bucket] = []
+            self._schedule_dues(derived, bucket)
+        elif bucket + self._shortest < self.now:
+            # A late bucket: some of its due times may have passed, and they come again (for
+            # the scopes that had the bucket then, sliding it out again changes nothing).
+            self._schedule_dues(derived, bucket)
+        scopes.append(scope)
 
-    def _fold_period(self, key: str, delta: list, end: int) -> None:
+    def _schedule_dues(self, derived: _Derived, bucket: int) -> None:
+        dues = derived.slide_dues
+        for length in self._window_lengths:
+            due = bucket + length
+            if due not in dues:
+                dues.add(due)
+                _heappush(derived.expiry, (due, _SLIDE))
+
+    def _fold_period(self, key: str, changes: list[T.Change], end: int) -> None:
         buckets = self._buckets
         if key in buckets:
             values = buckets[key]
         else:
             values = T.empty()
             _heappush(self._index().expiry, (end + _PERIOD_GRACE, _PERIOD, key, 0))
-        T.add_into(values, delta)
+        if len(changes) == 1:
+            changes[0].add_to(values)
+        else:
+            # Counts are exact in any order, so they are added up natively and stored once;
+            # seconds are added one change at a time, in the order of their events.
+            counts = T.Change()
+            for change in changes:
+                counts.add_counts(change)
+                change.add_seconds_to(values)
+            counts.add_counts_to(values)
         buckets[key] = values
 
     def _new_rolling(self) -> _Rolling:
@@ -922,7 +1013,8 @@ class Engine:
                 break
             event_id = seen_ids[head]
             head += 1
-            if event_id in seen and seen[event_id] == ts:
+            stamp = _value(seen, event_id)
+            if stamp is not None and stamp == ts:
                 del seen[event_id]
         if head * 4 > end:
             del seen_ids[:head]
@@ -937,12 +1029,25 @@ class Engine:
             entry = _heappop(expiry)
             kind = entry[1]
             if kind == _SLIDE:
-                for scope, bucket, index in derived.slides.pop(entry[0]):
-                    self._slide_out(scope, bucket, index)
+                self._slide_all_out(derived, entry[0])
             elif kind == _LEG:
                 self._expire_leg(entry[2], entry[3], entry[4])
             else:
                 self._buckets.pop(entry[2], None)
+
+    def _slide_all_out(self, derived: _Derived, due: int) -> None:
+        """Every bucket whose time to leave a rolling window is `due` leaves it, windows in
+        index order."""
+        derived.slide_dues.discard(due)
+        slides = derived.slides
+        for index, length in enumerate(self._window_lengths):
+            bucket = due - length
+            scopes = slides.get(bucket)
+            if scopes is not None:
+                for scope in scopes:
+                    self._slide_out(scope, bucket, index)
+        # Left the longest window too: no more due times.
+        slides.pop(due - self._longest, None)
 
     def _slide_out(self, scope: str, bucket: int, index: int) -> None:
         """Bucket `bucket` has left window `index` for every snapshot from now on."""

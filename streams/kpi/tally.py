@@ -62,6 +62,134 @@ def add_into(total: Tally, tally: Tally, sign: int = 1) -> None:
                 total[index] -= value
 
 
+class Change:
+    """A pending change to one tally: the events of a batch add into this, and it is added to
+    the stored tallies once. Its fields are native ints and floats when compiled, so adding an
+    event to it is native arithmetic; adding into a list's items would be a generic add and a
+    new object each time. Its seconds are floats from the start, as the compiled engine's
+    were already (event fields are doubles there)."""
+
+    def __init__(self) -> None:
+        self.offered = 0
+        self.answered = 0
+        self.answered_within_threshold = 0
+        self.abandoned = 0
+        self.short_abandoned = 0
+        self.abandoned_within_threshold = 0
+        self.handled = 0
+        self.wait_seconds = 0.0
+        self.handle_seconds = 0.0
+        # Spell points, as in the tally: count, offsets in their buckets, bucket starts.
+        self.busy_starts = 0
+        self.busy_start_offsets = 0.0
+        self.busy_start_buckets = 0
+        self.busy_ends = 0
+        self.busy_end_offsets = 0.0
+        self.busy_end_buckets = 0
+        self.idle_starts = 0
+        self.idle_start_offsets = 0.0
+        self.idle_start_buckets = 0
+        self.idle_ends = 0
+        self.idle_end_offsets = 0.0
+        self.idle_end_buckets = 0
+
+    def add_point(self, points: int, offset: float, bucket: int) -> None:
+        """One spell point at tally offset `points` (BUSY_STARTS, ...), `offset` seconds into
+        the bucket starting at `bucket`."""
+        if points == BUSY_STARTS:
+            self.busy_starts += 1
+            self.busy_start_offsets += offset
+            self.busy_start_buckets += bucket
+        elif points == BUSY_ENDS:
+            self.busy_ends += 1
+            self.busy_end_offsets += offset
+            self.busy_end_buckets += bucket
+        elif points == IDLE_STARTS:
+            self.idle_starts += 1
+            self.idle_start_offsets += offset
+            self.idle_start_buckets += bucket
+        else:
+            self.idle_ends += 1
+            self.idle_end_offsets += offset
+            self.idle_end_buckets += bucket
+
+    def add_to(self, total: Tally) -> None:
+        """add_into(total, this change as a tally): zero entries are skipped, as there."""
+        self.add_counts_to(total)
+        self.add_seconds_to(total)
+
+    def add_counts(self, other: Change) -> None:
+        """Add the counts of `other` (its whole numbers: exact in any order) to this one."""
+        self.offered += other.offered
+        self.answered += other.answered
+        self.answered_within_threshold += other.answered_within_threshold
+        self.abandoned += other.abandoned
+        self.short_abandoned += other.short_abandoned
+        self.abandoned_within_threshold += other.abandoned_within_threshold
+        self.handled += other.handled
+        self.busy_starts += other.busy_starts
+        self.busy_start_buckets += other.busy_start_buckets
+        self.busy_ends += other.busy_ends
+        self.busy_end_buckets += other.busy_end_buckets
+        self.idle_starts += other.idle_starts
+        self.idle_start_buckets += other.idle_start_buckets
+        self.idle_ends += other.idle_ends
+        self.idle_end_buckets += other.idle_end_buckets
+
+    def add_counts_to(self, total: Tally) -> None:
+        """The whole numbers of add_to."""
+        # `total[i] = total[i] + x`, not `+=`: compiled, that stays generic on a list item.
+        if self.offered:
+            total[OFFERED] = total[OFFERED] + self.offered
+        if self.answered:
+            total[ANSWERED] = total[ANSWERED] + self.answered
+        if self.answered_within_threshold:
+            total[ANSWERED_WITHIN_THRESHOLD] = (
+                total[ANSWERED_WITHIN_THRESHOLD] + self.answered_within_threshold
+            )
+        if self.abandoned:
+            total[ABANDONED] = total[ABANDONED] + self.abandoned
+        if self.short_abandoned:
+            total[SHORT_ABANDONED] = total[SHORT_ABANDONED] + self.short_abandoned
+        if self.abandoned_within_threshold:
+            total[ABANDONED_WITHIN_THRESHOLD] = (
+                total[ABANDONED_WITHIN_THRESHOLD] + self.abandoned_within_threshold
+            )
+        if self.handled:
+            total[HANDLED] = total[HANDLED] + self.handled
+        if self.busy_starts:
+            total[BUSY_STARTS] = total[BUSY_STARTS] + self.busy_starts
+        if self.busy_start_buckets:
+            total[BUSY_STARTS + 2] = total[BUSY_STARTS + 2] + self.busy_start_buckets
+        if self.busy_ends:
+            total[BUSY_ENDS] = total[BUSY_ENDS] + self.busy_ends
+        if self.busy_end_buckets:
+            total[BUSY_ENDS + 2] = total[BUSY_ENDS + 2] + self.busy_end_buckets
+        if self.idle_starts:
+            total[IDLE_STARTS] = total[IDLE_STARTS] + self.idle_starts
+        if self.idle_start_buckets:
+            total[IDLE_STARTS + 2] = total[IDLE_STARTS + 2] + self.idle_start_buckets
+        if self.idle_ends:
+            total[IDLE_ENDS] = total[IDLE_ENDS] + self.idle_ends
+        if self.idle_end_buckets:
+            total[IDLE_ENDS + 2] = total[IDLE_ENDS + 2] + self.idle_end_buckets
+
+    def add_seconds_to(self, total: Tally) -> None:
+        """The seconds of add_to: sums of floats, which depend on the order they are added in."""
+        if self.wait_seconds:
+            total[WAIT_SECONDS] = total[WAIT_SECONDS] + self.wait_seconds
+        if self.handle_seconds:
+            total[HANDLE_SECONDS] = total[HANDLE_SECONDS] + self.handle_seconds
+        if self.busy_start_offsets:
+            total[BUSY_STARTS + 1] = total[BUSY_STARTS + 1] + self.busy_start_offsets
+        if self.busy_end_offsets:
+            total[BUSY_ENDS + 1] = total[BUSY_ENDS + 1] + self.busy_end_offsets
+        if self.idle_start_offsets:
+            total[IDLE_STARTS + 1] = total[IDLE_STARTS + 1] + self.idle_start_offsets
+        if self.idle_end_offsets:
+            total[IDLE_ENDS + 1] = total[IDLE_ENDS + 1] + self.idle_end_offsets
+
+
 def spell_seconds(
     tally: Tally, starts: int, ends: int, start: int, end: float, open_spells: int
 ) -> float:

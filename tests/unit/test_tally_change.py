@@ -1,0 +1,98 @@
+"""tally.Change, the engine's pending change of one tally, stores exactly what adding the same
+events into a list tally and folding it with add_into stores: the same numbers of the same
+types, seconds summed in the same order. Also when the engine folds several changes into one
+interval or day tally at once (counts added up first, seconds one change at a time)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.kpi import tally as T
+
+BUCKET = 1_795_000_000
+SPELL_POINTS = (T.BUSY_STARTS, T.BUSY_ENDS, T.IDLE_STARTS, T.IDLE_ENDS)
+seconds = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+# What an event adds to a change: a call outcome with its seconds, or a spell point.
+additions = st.one_of(
+    st.tuples(st.just("offered"), seconds),
+    st.tuples(st.just("answered"), seconds),
+    st.tuples(st.just("abandoned"), seconds),
+    st.tuples(st.just("wrapup"), seconds),
+    st.tuples(st.sampled_from(SPELL_POINTS), st.floats(min_value=0, max_value=9.999)),
+)
+changes = st.lists(st.lists(additions, max_size=12), min_size=1, max_size=5)
+
+
+def as_change(events: list[tuple]) -> T.Change:
+    change = T.Change()
+    for kind, value in events:
+        if kind == "offered":
+            change.offered += 1
+        elif kind == "answered":
+            change.answered += 1
+            change.answered_within_threshold += value <= 20
+            change.wait_seconds += value
+        elif kind == "abandoned":
+            change.abandoned += 1
+            change.short_abandoned += value < 5
+            change.abandoned_within_threshold += value <= 20
+        elif kind == "wrapup":
+            change.handled += 1
+            change.handle_seconds += value
+        else:
+            change.add_point(kind, value, BUCKET)
+    return change
+
+
+def as_list(events: list[tuple]) -> list:
+    """The same events added into a list tally, item by item (the engine before Change)."""
+    delta = T.empty()
+    for kind, value in events:
+        if kind == "offered":
+            delta[T.OFFERED] += 1
+        elif kind == "answered":
+            delta[T.ANSWERED] += 1
+            delta[T.ANSWERED_WITHIN_THRESHOLD] += value <= 20
+            delta[T.WAIT_SECONDS] += float(value)
+        elif kind == "abandoned":
+            delta[T.ABANDONED] += 1
+            delta[T.SHORT_ABANDONED] += value < 5
+            delta[T.ABANDONED_WITHIN_THRESHOLD] += value <= 20
+        elif kind == "wrapup":
+            delta[T.HANDLED] += 1
+            delta[T.HANDLE_SECONDS] += float(value)
+        else:
+            delta[kind] += 1
+            delta[kind + 1] += value
+            delta[kind + 2] += BUCKET
+    return delta
+
+
+def typed(values: list) -> list[tuple[type, float]]:
+    return [(type(value), value) for value in values]
+
+
+@given(changes, st.lists(st.integers(min_value=0, max_value=3), min_size=T.WIDTH, max_size=T.WIDTH))
+def test_a_change_adds_what_its_list_tally_adds(batches: list[list[tuple]], start: list) -> None:
+    expected, stored = list(start), list(start)
+    for events in batches:
+        T.add_into(expected, as_list(events))
+        as_change(events).add_to(stored)
+    assert typed(stored) == typed(expected)
+
+
+@given(changes, st.lists(st.integers(min_value=0, max_value=3), min_size=T.WIDTH, max_size=T.WIDTH))
+def test_folding_changes_together_equals_folding_them_one_by_one(
+    batches: list[list[tuple]], start: list
+) -> None:
+    one_by_one, together = list(start), list(start)
+    folded = [as_change(events) for events in batches]
+    for change in folded:
+        change.add_to(one_by_one)
+    counts = T.Change()
+    for change in folded:
+        counts.add_counts(change)
+        change.add_seconds_to(together)
+    counts.add_counts_to(together)
+    assert typed(together) == typed(one_by_one)
