@@ -173,6 +173,7 @@ def _new_counts() -> list[int]:
 
 
 _NO_AGENTS: Final = _new_counts()
+_FINE_GRAIN: Final = SEP + "b"  # ends the part of a bucket key before its start
 # Expiry heap entry kinds.
 _SLIDE: Final = 0
 _LEG: Final = 2
@@ -1132,27 +1133,38 @@ class Engine:
         derived = self._index()
         if not derived.rolling_ready:
             derived.rolling_ready = True
-            by_scope: dict[str, list[tuple[int, list]]] = {}
-            for key, values in list(self._buckets.items()):
-                tag, name, grain, start_text = key.split(SEP)
-                if grain == "b":
-                    by_scope.setdefault(tag + SEP + name, []).append((int(start_text), values))
-            # Windows from the shortest (latest start) to the longest and buckets from the
-            # newest back: one pass adds each bucket once, and a window's total is the sum so
-            # far when the buckets reach its start.
-            lengths = self._window_lengths
-            shortest_first = sorted(range(len(lengths)), key=lengths.__getitem__)
-            for bucket_scope, buckets in by_scope.items():
-                buckets.sort(reverse=True)
-                rolling = derived.rolling[bucket_scope] = self._new_rolling()
-                running = T.empty()
-                position = 0
-                for index in shortest_first:
-                    while position < len(buckets) and buckets[position][0] >= rolling.starts[index]:
-                        T.add_into(running, buckets[position][1])
-                        position += 1
-                    rolling.totals[index] = list(running)
+            self._build_rolling(derived)
         return derived.rolling.get(scope)
+
+    def _build_rolling(self, derived: _Derived) -> None:
+        """Every scope's running totals from its fine buckets, at once (the first snapshot)."""
+        # Grouped by the key up to the start, "<scope>\x1fb": rpartition makes that and the
+        # start in one call, where split() would make four strings and a list per key.
+        by_head: dict[str, list[tuple[int, list]]] = {}
+        for key, values in list(self._buckets.items()):
+            head, _, start_text = key.rpartition(SEP)
+            if head.endswith(_FINE_GRAIN):
+                group = by_head.get(head)
+                if group is None:
+                    group = by_head[head] = []
+                group.append((int(start_text), values))
+        # Windows from the shortest (latest start) to the longest and buckets from the newest
+        # back: a window's total is the sum of the buckets down to its start.
+        lengths = self._window_lengths
+        shortest_first = sorted(range(len(lengths)), key=lengths.__getitem__)
+        for head, buckets in by_head.items():
+            buckets.sort(reverse=True)
+            rolling = derived.rolling[head[: -len(_FINE_GRAIN)]] = self._new_rolling()
+            counts = []
+            position = 0
+            for index in shortest_first:
+                start = rolling.starts[index]
+                while position < len(buckets) and buckets[position][0] >= start:
+                    position += 1
+                counts.append(position)
+            totals = T.nested_totals([values for _, values in buckets[:position]], counts)
+            for index, total in zip(shortest_first, totals, strict=True):
+                rolling.totals[index] = total
 
     # ----------------------------------------------------------------------------- snapshots
     def live_as_of(self, wall_clock: float) -> float:
@@ -1208,7 +1220,8 @@ class Engine:
     def _staffing(
         self, scope: str, settings: QueueSettings, counts: list[int], as_of: float
     ) -> dict[str, Any]:
-        length = self.settings.staffing_window_seconds
+        # Not settings.staffing_window_seconds: that parses the duration at every call.
+        length = self._window_lengths[self._staffing_index]
         start = self.grid.ceil_bucket(as_of - length)
         rolling = self._rolling_of(scope)
         values = self._rolling_total(scope, rolling, self._staffing_index, start, as_of)

@@ -190,6 +190,28 @@ class Change:
             total[IDLE_ENDS + 1] = total[IDLE_ENDS + 1] + self.idle_end_offsets
 
 
+def nested_totals(tallies: list, counts: list[int]) -> list[Tally]:
+    """The totals of the first counts[0], counts[1], ... tallies (counts ascending, each at
+    most len(tallies)), as add_into would build them adding the tallies one by one in list
+    order: the same sums, of the same types, to the last bit. Column by column with sum(),
+    which adds unboxed (C longs while the column's values are ints, then C doubles), where
+    add_into makes a new number object per addition."""
+    totals: list[Tally] = [empty() for _ in counts]
+    if not tallies:
+        return totals
+    for index, column in enumerate(zip(*tallies, strict=True)):
+        # A zero is skipped by add_into; sum() adds it, which changes nothing: entries are ints
+        # until a nonzero float arrives, and x + 0 == x for the non-negative floats of a tally.
+        running: Any = 0
+        done = 0
+        for window, count in enumerate(counts):
+            if count > done:
+                running = sum(column[done:count], running)
+                done = count
+            totals[window][index] = running
+    return totals
+
+
 def spell_seconds(
     tally: Tally, starts: int, ends: int, start: int, end: float, open_spells: int
 ) -> float:
