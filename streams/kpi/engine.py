@@ -671,9 +671,9 @@ class Engine:
             if scope.bucket == bucket:
                 return scope.delta
             found = scope.pending.get(bucket)
-            delta = T.Change() if found is None else found
             if found is None:
-                scope.pending[bucket] = delta
+                found = scope.pending[bucket] = T.Change()
+            delta = found
         else:
             # The scope's first change in this batch; what `pending` still holds is detached
             # (a fold that raised), never to be folded.
