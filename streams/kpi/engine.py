@@ -247,6 +247,20 @@ _ACCEPTED: Final = {
 }
 
 
+class FoldFailed(Exception):
+    """The flush after a batch (folding its tally changes) raised `error` after the batch's
+    items were admitted and applied. `outcomes` are what the call would have returned. What
+    the fold had not written yet is dropped (never folded twice), so window, interval and day
+    counts of the batch's queues and teams may be short: the caller reports the accepted
+    items as faults instead of retrying them (a retry would only find duplicates)."""
+
+    def __init__(self, outcomes: list[Outcome], error: Exception) -> None:
+        super().__init__(f"the flush after {len(outcomes)} item(s) raised {error!r}")
+        self.outcomes = outcomes
+        # Not only `raise ... from`: compiled by mypyc, the cause is not kept.
+        self.error = error
+
+
 class _RouteKeys:
     """The scope keys of an agent's queues and team and the agent's record keys in them, with
     the objects they were made from: while the router holds those very objects for the agent,
@@ -451,7 +465,10 @@ class Engine:
                 )
                 continue
             outcomes.append(_ACCEPTED[item.type])
-        self.flush()
+        try:
+            self.flush()
+        except Exception as error:
+            raise FoldFailed(outcomes, error) from error
         return outcomes
 
     def route_agent_state(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -473,7 +490,10 @@ class Engine:
                 outcome = self._admit(event, now) or self._routed(event)
             except Exception as error:
                 outcome = self._fault(event, error, accepted, clock, newest_ts, newest_accepted)
-        self.flush()
+        try:
+            self.flush()
+        except Exception as error:
+            raise FoldFailed([outcome], error) from error
         return outcome
 
     def _routed(self, event: AgentStateEvent) -> Outcome:
@@ -524,7 +544,10 @@ class Engine:
                 )
                 continue
             outcomes.append(Outcome("accepted" if applied else "duplicate", event_type=AGENT_STATE))
-        self.flush()
+        try:
+            self.flush()
+        except Exception as error:
+            raise FoldFailed(outcomes, error) from error
         return outcomes
 
     def _admit(self, item: Event, now: float | None) -> Outcome | None:

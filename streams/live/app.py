@@ -318,10 +318,10 @@ class LiveWorker:
         try:
             outgoing = self.processor.process(messages)
         except Exception as error:
-            # A fault, not bad input (bad input is rejected, never raised; an event that fails
-            # in the engine is dead-lettered alone). Keep going, but never drop anything
-            # silently: keep what the partitions finished before it produced, retry the rest one
-            # by one and dead-letter the culprit.
+            # A fault outside the processor's guards (bad input is rejected, never raised; a
+            # message that faults and a failed tally fold are dead-lettered by the processor).
+            # Keep going, but never drop anything silently: keep what the partitions finished
+            # before it produced, retry the rest one by one and dead-letter the culprit.
             failed = error if isinstance(error, BatchFailed) else BatchFailed([], messages)
             log.exception(
                 "batch of %d messages failed; retrying %d one by one",

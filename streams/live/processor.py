@@ -17,7 +17,7 @@ from aiokafka.partitioner import murmur2
 
 from streams.config import Settings
 from streams.kpi.decode import decode_event
-from streams.kpi.engine import Engine, Outcome
+from streams.kpi.engine import Engine, FoldFailed, Outcome
 from streams.kpi.events import (
     AGENT_STATE,
     INTERNAL_ERROR,
@@ -43,10 +43,13 @@ class SourceMessage(Protocol):
 
 
 class BatchFailed(Exception):
-    """Processing raised outside the engine's per-event guard (a tally fold, or this module's
-    own code). `done` holds the records of the partitions finished before the fault, which
+    """Processing raised outside every guard: a fault of one message and a failed tally fold
+    are settled where they happen (`_process_partition`), so only a fault in this module's own
+    bookkeeping (building dead letters, or an engine call raising anything but `FoldFailed`)
+    gets here. `done` holds the records of the partitions finished before the fault, which
     must still be sent; `unfinished` the messages of the failed partition and of those not yet
-    begun, to be retried one by one."""
+    begun, to be retried one by one (what the failed partition had applied then counts as
+    duplicates: the last resort, not the policy)."""
 
     def __init__(self, done: list[OutgoingRecord], unfinished: list[SourceMessage]) -> None:
         super().__init__(f"processing failed with {len(unfinished)} message(s) unfinished")
@@ -146,40 +149,85 @@ class BatchProcessor:
         scope_updates: list[dict[str, Any]] = []
         rejected: list[tuple[SourceMessage, Outcome]] = []
         for message in group:
-            topic = message.topic
-            raw = message.value
-            if raw is None:
-                calls.append(message)
-                call_items.append(Rejection(INVALID_JSON, "empty message (no value)"))
-            elif topic in self.call_topics:
-                calls.append(message)
-                call_items.append(self._call_item(raw, partition))
-            elif topic == self.agent_topic:
-                outcome = engine.route_agent_state(raw, now)
-                if outcome.status == "rejected":
-                    rejected.append((message, outcome))
-                elif outcome.accepted:
-                    self._route_agent(outcome, partition, out)
-            elif topic == self.scope_topic:
-                update = self._scope_update(raw)
-                if isinstance(update, Rejection):
-                    rejected.append((message, engine.process(update, now)))
-                else:
-                    scopes.append(message)
-                    scope_updates.append(update)
-            else:  # not subscribed; only a wiring mistake gets here
-                log.error("message from unexpected topic %s ignored", topic)
+            # A fault here (never bad input: that is rejected) fails this message alone; the
+            # ones before it keep their effects and records, the ones after it still run.
+            try:
+                topic = message.topic
+                raw = message.value
+                if raw is None:
+                    calls.append(message)
+                    call_items.append(Rejection(INVALID_JSON, "empty message (no value)"))
+                elif topic in self.call_topics:
+                    item = self._call_item(raw, partition)
+                    calls.append(message)
+                    call_items.append(item)
+                elif topic == self.agent_topic:
+                    try:
+                        outcome = engine.route_agent_state(raw, now)
+                    except FoldFailed as failed:
+                        outcome = self._folded_despite(failed.outcomes[0], failed)
+                    if outcome.scope_updates:
+                        self._route_agent(outcome, partition, out)
+                    if outcome.status == "rejected":
+                        rejected.append((message, outcome))
+                elif topic == self.scope_topic:
+                    update = self._scope_update(raw)
+                    if isinstance(update, Rejection):
+                        rejected.append((message, engine.process(update, now)))
+                    else:
+                        scopes.append(message)
+                        scope_updates.append(update)
+                else:  # not subscribed; only a wiring mistake gets here
+                    log.error("message from unexpected topic %s ignored", topic)
+            except Exception as error:
+                log.error(
+                    "message %s[%d]@%d raised; dead-lettered as internal_error",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    exc_info=error,
+                )
+                rejected.append((message, self._fault(error)))
         if call_items:
-            for message, outcome in zip(calls, engine.process_many(call_items, now), strict=True):
+            try:
+                outcomes = engine.process_many(call_items, now)
+            except FoldFailed as failed:
+                outcomes = [self._folded_despite(outcome, failed) for outcome in failed.outcomes]
+            for message, outcome in zip(calls, outcomes, strict=True):
                 if outcome.status == "rejected":
                     rejected.append((message, outcome))
         if scope_updates:
-            outcomes = engine.apply_scope_updates(scope_updates, now)
+            try:
+                outcomes = engine.apply_scope_updates(scope_updates, now)
+            except FoldFailed as failed:
+                outcomes = [self._folded_despite(outcome, failed) for outcome in failed.outcomes]
             for message, outcome in zip(scopes, outcomes, strict=True):
                 if outcome.status == "rejected":
                     rejected.append((message, outcome))
         for message, outcome in rejected:
             out.append(self._dead_letter(message, outcome, now))
+
+    def _folded_despite(self, outcome: Outcome, failed: FoldFailed) -> Outcome:
+        """The outcome to report for an item of a batch whose tally fold raised. The item was
+        applied (calls waiting, agent counts, dedupe), so a retry would only find a duplicate;
+        but its window, interval and day counts may be missing, which an accepted item is
+        dead-lettered for as `internal_error` (and counted, besides being accepted). A routed
+        agent state keeps its routing: the agent counts of its queues and team need it."""
+        if not outcome.accepted:
+            return outcome
+        self.engine.stats.rejected[INTERNAL_ERROR] += 1
+        detail = (
+            f"applied, but the engine's flush after its batch raised {failed.error!r}: "
+            "window, interval and day counts of its queue or team may be short"
+        )
+        return Outcome(
+            "rejected",
+            INTERNAL_ERROR,
+            detail,
+            outcome.event_type,
+            outcome.event,
+            outcome.scope_updates,
+        )
 
     def _call_item(self, raw: bytes, partition: int) -> Event | Rejection:
         item = decode_event(raw)
@@ -204,8 +252,13 @@ class BatchProcessor:
         # Admission already happened (the agent's latest state lives on this partition); the
         # key only matters for keeping one agent's events in order, which Kafka guarantees per
         # partition. A mis-keyed agent is still routed, but said so in the log once per agent.
-        for name, update in outcome.scope_updates:
-            out.append(OutgoingRecord(self.scope_topic, name.encode(), dumps(update)))
+        # Built whole before any is kept: a fault midway must not send half the routing.
+        out.extend(
+            [
+                OutgoingRecord(self.scope_topic, name.encode(), dumps(update))
+                for name, update in outcome.scope_updates
+            ]
+        )
         agent_id = outcome.event.agent_id if outcome.event is not None else ""
         if agent_id and self.partition_of(agent_id) != partition:
             self._warn_misrouted_agent(agent_id, partition)
@@ -232,13 +285,15 @@ class BatchProcessor:
         return update
 
     def internal_error(self, message: SourceMessage, error: Exception) -> OutgoingRecord:
-        """Dead-letter a message whose processing raised (an engine fault, counted as
+        """Dead-letter a message whose processing raised (a fault, counted as
         `internal_error` so it shows in ccpulse_events_rejected_total)."""
         if isinstance(error, BatchFailed) and isinstance(error.__cause__, Exception):
             error = error.__cause__
+        return self._dead_letter(message, self._fault(error), self.clock())
+
+    def _fault(self, error: Exception) -> Outcome:
         self.engine.stats.rejected[INTERNAL_ERROR] += 1
-        outcome = Outcome("rejected", INTERNAL_ERROR, f"processing raised {error!r}")
-        return self._dead_letter(message, outcome, self.clock())
+        return Outcome("rejected", INTERNAL_ERROR, f"processing raised {error!r}")
 
     def _dead_letter(self, message: SourceMessage, outcome: Outcome, now: float) -> OutgoingRecord:
         source = SourcePosition(message.topic, message.partition, message.offset)

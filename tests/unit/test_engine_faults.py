@@ -16,7 +16,7 @@ import pytest
 
 from streams.config import Settings
 from streams.kpi.decode import decode_event
-from streams.kpi.engine import ENGINE_LOGGER, Engine
+from streams.kpi.engine import ENGINE_LOGGER, Engine, FoldFailed
 from streams.kpi.events import INTERNAL_ERROR
 from streams.kpi.state import EngineState
 from streams.live.app import LiveWorker
@@ -167,8 +167,10 @@ def test_a_fault_while_folding_tallies_never_folds_a_change_twice():
     # The bucket tally is folded, then storing the interval tally fails.
     engine = engine_refusing("buckets", "billing\x1fi\x1f", times=1)
     batch = [offered("billing", "call-1", T0), offered("sales", "call-2", T0 + 1)]
-    with pytest.raises(StorageFault):
+    with pytest.raises(FoldFailed) as failed:
         engine.process_many([decode_event(line) for line in batch])
+    assert isinstance(failed.value.error, StorageFault)
+    assert [outcome.status for outcome in failed.value.outcomes] == ["accepted", "accepted"]
     engine.process_many([decode_event(offered("support", "call-3", T0 + 2))])
     counts = offered_counts(engine, T0 + 10)
     assert counts["billing"] == 1  # was 2: the next flush folded the pending change again
@@ -213,17 +215,144 @@ def test_processor_routes_every_agent_of_a_batch_but_the_faulty_one(faulty: str)
     assert letter["original"] == messages[agents.index(faulty)].value
 
 
+def fault_processor(engine: Engine) -> BatchProcessor:
+    return BatchProcessor(
+        engine, Settings(), "ccpulse-agent-scope", PartitionCursor(), clock=lambda: T0 + 60
+    )
+
+
+def dead_letters(records: list) -> list[dict]:
+    return [decode_dead_letter(r.value) for r in records if r.topic == "cc.dead-letter"]
+
+
+def routed_scopes(records: list) -> list[tuple[str, str]]:
+    updates = [orjson.loads(r.value) for r in records if r.topic == "ccpulse-agent-scope"]
+    return [(update["agent_id"], update["name"]) for update in updates]
+
+
+def test_a_fold_fault_keeps_its_partitions_routing_and_dead_letters_what_it_applied_once():
+    """Storing billing's interval tally fails while the partition's call events are folded. The
+    agent routed earlier in the same partition keeps its routing, the call that was applied is
+    dead-lettered as internal_error (its counts may be short), the garbage line is rejected
+    once, for its own reason. Before, the whole partition was retried one by one: the agent
+    was a duplicate by then and never routed, the garbage line was counted twice."""
+    settings = Settings()
+    engine = engine_refusing("buckets", "billing\x1fi\x1f", times=1)
+    topic = settings.topics.offered
+    batch = [
+        Message(
+            settings.topics.agent_state, 1, 0, b"agent-1", agent_state("agent-1", ["sales"], T0)
+        ),
+        Message(topic, 1, 1, b"billing", offered("billing", "call-1", T0 + 1)),
+        Message(topic, 1, 2, b"billing", b"not json"),
+    ]
+    records = fault_processor(engine).process(batch)
+
+    assert routed_scopes(records) == [("agent-1", "sales"), ("agent-1", "north")]
+    letters = dead_letters(records)
+    assert [(letter["reason"], letter["source"]["offset"]) for letter in letters] == [
+        (INTERNAL_ERROR, 1),
+        ("invalid_json", 2),
+    ]
+    assert "applied, but the engine's flush" in letters[0]["detail"]
+    assert "StorageFault" in letters[0]["detail"]
+    assert letters[0]["original"] == batch[1].value
+    assert dict(engine.stats.rejected) == {INTERNAL_ERROR: 1, "invalid_json": 1}
+    # Applied once: redelivered, nothing more is counted or routed.
+    again = fault_processor(engine).process(batch)
+    assert routed_scopes(again) == []
+    assert [letter["reason"] for letter in dead_letters(again)] == ["invalid_json"]
+    assert engine.stats.duplicates == 2
+    assert engine.snapshot(T0 + 10)["queues"]["billing"]["calls_waiting"] == 1
+
+
+def test_an_agent_state_whose_flush_faults_is_still_routed_and_reported():
+    settings = Settings()
+    engine = engine_refusing("scopes", "\x1fclock", times=1)
+    message = Message(
+        settings.topics.agent_state, 3, 0, b"agent-1", agent_state("agent-1", ["sales"], T0)
+    )
+    records = fault_processor(engine).process([message])
+    assert routed_scopes(records) == [("agent-1", "sales"), ("agent-1", "north")]
+    (letter,) = dead_letters(records)
+    assert letter["reason"] == INTERNAL_ERROR
+    assert "applied, but the engine's flush" in letter["detail"]
+
+
+def test_a_scope_update_batch_whose_flush_faults_dead_letters_what_it_applied():
+    engine = engine_refusing("scopes", "\x1fclock", times=0)
+    engine.process_many([decode_event(offered("sales", "call-1", T0))])
+    engine.state.scopes.times = 1
+    update = {"scope": "q", "name": "sales", "agent_id": "agent-1", "state": "available"}
+    update |= {"ts": T0 + 1, "event_id": "agent-1-1"}
+    value = orjson.dumps(update)
+    messages = [
+        Message("ccpulse-agent-scope", 0, 0, b"sales", value),
+        Message("ccpulse-agent-scope", 0, 1, b"sales", value),  # a redelivery: a duplicate
+    ]
+    records = fault_processor(engine).process(messages)
+    (letter,) = dead_letters(records)
+    assert (letter["reason"], letter["source"]["offset"]) == (INTERNAL_ERROR, 0)
+    assert engine.snapshot(T0 + 2)["queues"]["sales"]["agents"]["available"] == 1
+
+
+def test_a_message_that_faults_in_the_processor_fails_alone(monkeypatch: pytest.MonkeyPatch):
+    settings = Settings()
+    processor = fault_processor(Engine(settings))
+    decode = processor._call_item
+
+    def call_item(raw: bytes, partition: int):
+        if b"call-bad" in raw:
+            raise RuntimeError("cannot read call-bad")
+        return decode(raw, partition)
+
+    monkeypatch.setattr(processor, "_call_item", call_item)
+    topic = settings.topics.offered
+    agent_topic = settings.topics.agent_state
+    batch = [
+        Message(agent_topic, 0, 0, b"agent-1", agent_state("agent-1", ["sales"], T0)),
+        Message(topic, 0, 1, b"sales", offered("sales", "call-1", T0 + 1)),
+        Message(topic, 0, 2, b"sales", offered("sales", "call-bad", T0 + 2)),
+        Message(topic, 0, 3, b"sales", offered("sales", "call-2", T0 + 3)),
+        Message(agent_topic, 0, 4, b"agent-2", agent_state("agent-2", ["sales"], T0 + 4)),
+    ]
+    records = processor.process(batch)
+    assert [agent for agent, _ in routed_scopes(records)] == ["agent-1"] * 2 + ["agent-2"] * 2
+    (letter,) = dead_letters(records)
+    assert (letter["reason"], letter["source"]["offset"]) == (INTERNAL_ERROR, 2)
+    assert "cannot read call-bad" in letter["detail"]
+    assert offered_counts(processor.engine, T0 + 10) == {"sales": 2}
+    assert dict(processor.engine.stats.rejected) == {INTERNAL_ERROR: 1}
+
+
+class EngineFailingOnce:
+    """An engine whose next `process_many` raises `failure` (a compiled engine's methods
+    cannot be patched)."""
+
+    def __init__(self, engine: Engine, failure: Exception) -> None:
+        self.engine = engine
+        self.failures = [failure]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+    def process_many(self, items: list, now: float | None = None) -> list:
+        if self.failures:
+            raise self.failures.pop()
+        return self.engine.process_many(items, now)
+
+
 def test_worker_keeps_the_records_of_partitions_finished_before_a_batch_fault():
-    """A fault outside the per-event guard (here: folding a tally) fails its partition; the
-    routing of partitions finished before it is still sent, and only the rest is retried one
-    by one. Before, the whole batch was retried and agent-1, a duplicate by then, was never
-    routed."""
+    """A fault outside the processor's guards (here: the engine raising something other than
+    a failed fold) fails its partition; the routing of partitions finished before it is still
+    sent, and only the rest is retried one by one. Before, the whole batch was retried and
+    agent-1, a duplicate by then, was never routed."""
     settings = Settings()
     env = WorkerEnvironment(KafkaConnection(), RedisConnection())
+    engine = EngineFailingOnce(Engine(settings), RuntimeError("engine bug"))
 
     async def scenario() -> list:
         worker = LiveWorker(settings, env)
-        engine = engine_refusing("buckets", "billing\x1fi\x1f", times=1)
         worker.processor = BatchProcessor(
             engine, settings, worker.scope_topic, worker.cursor, clock=lambda: T0 + 60
         )
@@ -252,3 +381,5 @@ def test_worker_keeps_the_records_of_partitions_finished_before_a_batch_fault():
     sent = asyncio.run(scenario())
     routed = [orjson.loads(value)["name"] for key, value in sent if value and b'"scope"' in value]
     assert routed == ["sales", "north"]
+    assert not engine.failures  # the fault happened
+    assert offered_counts(engine, T0 + 10) == {"billing": 1}  # retried alone, applied
