@@ -260,11 +260,24 @@ def default_as_of(accepted: list[Event], settings: Settings) -> float:
 
 
 def interval_start(as_of: float, settings: Settings) -> float:
-    local = datetime.fromtimestamp(as_of, settings.zone)  # carries the right DST fold
-    minutes = local.hour * 60 + local.minute
-    floored = minutes // settings.interval_minutes * settings.interval_minutes
-    start = local.replace(hour=floored // 60, minute=floored % 60, second=0, microsecond=0)
-    return start.timestamp()
+    """The latest instant at or before `as_of` at which the local clock shows a multiple of
+    `interval_minutes` since midnight, or jumps forward past one: the clock read minute by
+    minute backwards (every zone in use changes its offset on whole minutes)."""
+    step = settings.interval_minutes * 60
+
+    def shown(moment: int) -> int:
+        offset = datetime.fromtimestamp(moment, settings.zone).utcoffset()
+        assert offset is not None
+        return moment + int(offset.total_seconds())
+
+    moment = math.floor(as_of / 60) * 60
+    while True:
+        now, minute_before = shown(moment), shown(moment - 60)
+        if now % step == 0:
+            return moment
+        if now - minute_before > 60 and (minute_before // step + 1) * step <= now:
+            return moment  # the clock jumped past a boundary
+        moment -= 60
 
 
 def today_start(as_of: float, settings: Settings) -> float:

@@ -12,6 +12,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 _CACHE_LIMIT: Final = 200_000
+_LONGEST_SHIFT: Final = 2 * 3600
 
 
 class TimeGrid:
@@ -48,12 +49,43 @@ class TimeGrid:
 
     def _local_starts(self, moment: int) -> tuple[int, int]:
         local = datetime.fromtimestamp(moment, self.zone)
-        minutes = local.hour * 60 + local.minute
-        floored = minutes - minutes % self.interval_minutes
-        # replace() keeps `fold`, so in a repeated autumn hour the interval starts in the right
-        # pass of that hour; midnight always takes its first occurrence.
-        interval = local.replace(
-            hour=floored // 60, minute=floored % 60, second=0, microsecond=0
-        ).timestamp()
         day = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0).timestamp()
-        return min(int(interval), moment), min(int(day), moment)
+        return min(self._interval_start(moment), moment), min(int(day), moment)
+
+    def _interval_start(self, moment: int) -> int:
+        """The latest interval boundary at or before `moment`. A boundary is an instant at
+        which the local clock shows a multiple of `interval_minutes` since midnight (each time
+        it does: a repeated autumn hour has intervals of its own) or jumps forward past one (a
+        spring gap). One rule for every instant keeps interval starts rising with time, also
+        when an interval is longer than the DST shift."""
+        step = self.interval_minutes * 60
+        # The latest boundary lies within one interval plus the largest DST shift (2 h).
+        earliest = moment - step - _LONGEST_SHIFT
+        offset_now = self._offset(moment)
+        boundary = moment - (moment + offset_now) % step
+        offset_before = self._offset(earliest)
+        if offset_before == offset_now:
+            return boundary  # no clock change in reach (DST changes are months apart)
+        change = self._change_after(earliest, moment, offset_before)
+        if boundary >= change:
+            return boundary
+        if offset_now > offset_before:  # a spring gap: did the clock jump past a boundary?
+            jumped_from = change + offset_before  # the local reading it jumped from
+            if (jumped_from + step - 1) // step * step <= change + offset_now:
+                return change
+        last_before = change - 1
+        return last_before - (last_before + offset_before) % step
+
+    def _offset(self, moment: int) -> int:
+        offset = datetime.fromtimestamp(moment, self.zone).utcoffset()
+        return 0 if offset is None else int(offset.total_seconds())
+
+    def _change_after(self, start: int, end: int, offset_at_start: int) -> int:
+        """The first instant in (start, end] whose UTC offset differs from `offset_at_start`."""
+        while end - start > 1:
+            middle = (start + end) // 2
+            if self._offset(middle) == offset_at_start:
+                start = middle
+            else:
+                end = middle
+        return end

@@ -113,7 +113,7 @@ def configs(draw: st.DrawFn, zone: str) -> Settings:
     raw = {
         "timezone": draw(st.sampled_from((zone, zone, "UTC"))),
         "windows": windows,
-        "interval_minutes": draw(st.sampled_from((15, 30, 60))),
+        "interval_minutes": draw(st.sampled_from((15, 30, 45, 60, 90, 120))),
         "bucket_seconds": bucket,
         "allowed_lateness_seconds": draw(st.sampled_from((30, 120, 300, 300, 3600, 86400))),
         "max_wait_seconds": draw(st.sampled_from((60, 300, 14400))),
