@@ -277,6 +277,17 @@ def test_future_in_live_mode_only() -> None:
     assert fresh_engine().ingest(huge, now=None).status == "accepted"
 
 
+def test_future_comes_before_duplicate() -> None:
+    """DESIGN's order: decode and validate, `future`, duplicate. A known id stamped too far
+    ahead is rejected (and dead-lettered) as `future`, not ignored as a duplicate."""
+    engine = fresh_engine(max_future_seconds=60)
+    assert engine.ingest(encode(body("call.offered", event_id="d1", ts=T)), now=T).accepted
+    again = engine.ingest(encode(body("call.offered", event_id="d1", ts=T + 120)), now=T)
+    assert (again.status, again.reason) == ("rejected", "future")
+    same = engine.ingest(encode(body("call.offered", event_id="d1", ts=T)), now=T)
+    assert same.status == "duplicate"
+
+
 def test_decode_errors_come_before_future() -> None:
     raw = encode(body("call.answered", ts=4_102_444_800, wait_seconds=-1))
     assert fresh_engine().ingest(raw, now=T).reason == "invalid_field"

@@ -95,3 +95,41 @@ def test_dead_letter_keeps_reason_detail_source_and_original_bytes():
     assert letter["original"] == value
     assert letter["original_size"] == len(value)
     assert letter["original_truncated"] is False
+
+
+def test_a_call_event_on_another_partition_than_its_queues_is_dead_lettered_with_the_fix():
+    """Kafka orders a queue's events only within its partition, and the worker that owns the
+    partition holds the queue's state: a call event keyed by something else (or sent with
+    another partitioner) is refused, naming the fix."""
+    partitions = Settings().partitions
+    right = partition_for_key(b"sales", partitions)
+    wrong = (right + 1) % partitions
+    value = orjson.dumps(
+        {"type": "call.offered", "event_id": "e1", "ts": NOW, "call_id": "c1", "queue": "sales"}
+    )
+    work = processor()
+    (record,) = work.process([Message("cc.call.offered", wrong, 0, b"c1", value)])
+    letter = decode_dead_letter(record.value)
+    assert letter["reason"] == "invalid_field"
+    assert f"is on partition {wrong}, but its queue's partition is {right}" in letter["detail"]
+    assert "key call events by their queue" in letter["detail"]
+    assert work.process([Message("cc.call.offered", right, 1, b"sales", value)]) == []
+    assert work.engine.stats.accepted == 1
+
+
+def test_an_agent_state_on_a_call_topic_is_dead_lettered_naming_its_topic():
+    value = orjson.dumps(
+        {
+            "type": "agent.state",
+            "event_id": "s1",
+            "ts": NOW,
+            "agent_id": "a1",
+            "state": "available",
+            "queues": ["sales"],
+            "team": "north",
+        }
+    )
+    (record,) = processor().process([on_its_partition("cc.call.offered", b"sales", value)])
+    letter = decode_dead_letter(record.value)
+    assert letter["reason"] == "invalid_field"
+    assert "send it to 'cc.agent.state'" in letter["detail"]
