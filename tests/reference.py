@@ -410,14 +410,15 @@ def waiting_legs(events: list[Event], queue: str, settings: Settings, as_of: flo
         and e.type in ("call.answered", "call.abandoned")
         and e.ts < as_of
     }
+    # A leg is (queue, call_id): offered twice, it waits once, since its first offer.
+    offered: dict[str, float] = {}
+    for e in events:
+        if e.type == "call.offered" and e.get("queue") == queue and e.ts < as_of:
+            offered[e.get("call_id")] = min(e.ts, offered.get(e.get("call_id"), math.inf))
     return [
-        e.ts
-        for e in events
-        if e.type == "call.offered"
-        and e.get("queue") == queue
-        and e.ts < as_of
-        and e.get("call_id") not in resolved
-        and as_of - e.ts <= settings.max_wait_seconds
+        ts
+        for call_id, ts in offered.items()
+        if call_id not in resolved and as_of - ts <= settings.max_wait_seconds
     ]
 
 

@@ -176,7 +176,6 @@ _NO_AGENTS: Final = _new_counts()
 _FINE_GRAIN: Final = SEP + "b"  # ends the part of a bucket key before its start
 # Expiry heap entry kinds.
 _SLIDE: Final = 0
-_LEG: Final = 2
 _PERIOD: Final = 3
 _PERIOD_GRACE: Final = 3600 + 1  # keep an interval/day tally a DST hour past its nominal end
 # Final, so the compiled module calls the functions without looking up heapq's attributes.
@@ -359,6 +358,12 @@ class _Derived:
         self.seen_ids: list[str] = []
         self.seen_ts: list = []
         self.seen_head = 0
+        # Resolved legs (key, answer ts) in arrival order, read from `resolved_head` on, as
+        # above: every answered or abandoned call leaves one for the lateness bound, and a heap
+        # entry each cost about 900 instructions per event.
+        self.resolved_keys: list[str] = []
+        self.resolved_ts: list = []
+        self.resolved_head = 0
         # Running totals exist only once something reads windows (the first snapshot): replay
         # takes one snapshot at the end, so it never pays for keeping them up to date.
         self.rolling: dict[str, _Rolling] = {}
@@ -719,8 +724,7 @@ class Engine:
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         if leg is not None and leg[0] == RESOLVED:
-            del self._legs[key]  # its answer or abandon arrived first
-            return
+            return  # answered or abandoned already (its answer may have arrived first)
         if leg is not None and leg[1] <= ts:
             return
         self._legs[key] = [WAITING, ts]
@@ -729,16 +733,30 @@ class Engine:
     def _resolve_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
-        waiting = queue.waiting
+        # Kept as resolved for the lateness bound, whether its offer came first or not: an
+        # offer of the same leg that arrives later is absorbed, so arrival order never matters.
         if leg is None:
-            if call_id in waiting:  # cheaper than dict.pop(key, None), compiled
-                del waiting[call_id]
             self._legs[key] = [RESOLVED, ts]
-            _heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
-        elif leg[0] == WAITING:
-            del self._legs[key]
-            if call_id in waiting:
-                del waiting[call_id]
+        elif leg[0] == RESOLVED:
+            return
+        else:
+            # The waiting leg's record, updated in place and written back (what a table logs);
+            # put back as it was if storing it fails, so nothing of the event is counted.
+            offered_at = leg[1]
+            leg[0] = RESOLVED
+            leg[1] = ts
+            try:
+                self._legs[key] = leg
+            except BaseException:
+                leg[0] = WAITING
+                leg[1] = offered_at
+                raise
+        waiting = queue.waiting
+        if call_id in waiting:  # cheaper than dict.pop(key, None), compiled
+            del waiting[call_id]
+        derived = self._derived or self._index()
+        derived.resolved_keys.append(key)
+        derived.resolved_ts.append(ts)
 
     # ----------------------------------------------------------------------------- agent states
     def _route(self, event: AgentStateEvent) -> tuple[_RouteKeys, list[str] | None]:
@@ -1045,6 +1063,23 @@ class Engine:
             del seen_ts[:head]
             head = 0
         derived.seen_head = head
+        # Resolved legs whose answer left the lateness bound (unless resolved again since).
+        keys, stamps, legs = derived.resolved_keys, derived.resolved_ts, self._legs
+        head, end = derived.resolved_head, len(keys)
+        while head < end:
+            resolved_at: float = stamps[head]
+            if resolved_at >= horizon:
+                break
+            key = keys[head]
+            head += 1
+            leg = _record(legs, key)
+            if leg is not None and leg[1] == resolved_at and leg[0] == RESOLVED:
+                del legs[key]
+        if head * 4 > end:
+            del keys[:head]
+            del stamps[:head]
+            head = 0
+        derived.resolved_head = head
         if now >= derived.next_stale_sweep:
             self._drop_stale_legs(derived, now - self._max_wait)
             derived.next_stale_sweep = now + self._bucket_seconds
@@ -1054,8 +1089,6 @@ class Engine:
             kind = entry[1]
             if kind == _SLIDE:
                 self._slide_all_out(derived, entry[0])
-            elif kind == _LEG:
-                self._expire_leg(entry[2], entry[3], entry[4])
             else:
                 self._buckets.pop(entry[2], None)
 
@@ -1098,12 +1131,6 @@ class Engine:
                 del waiting[call_id]
                 legs.pop(queue + SEP + call_id, None)
 
-    def _expire_leg(self, key: str, ts: float, status: int) -> None:
-        """Forget an answer/abandon marker whose offer never came within the lateness bound."""
-        leg = self._legs.get(key)
-        if leg is not None and leg[1] == ts and leg[0] == status:
-            del self._legs[key]
-
     # ----------------------------------------------------------------------------- derived
     def invalidate_caches(self) -> None:
         """Forget derived indexes; the next call rebuilds them from the mappings (after a
@@ -1132,7 +1159,8 @@ class Engine:
                 queue, call_id = key.split(SEP, 1)
                 derived.waiting.setdefault(queue, {})[call_id] = ts
             else:
-                derived.expiry.append((ts + self._lateness, _LEG, key, ts, RESOLVED))
+                derived.resolved_keys.append(key)
+                derived.resolved_ts.append(ts)
         for key, (agent_state, *_) in list(state.agents.items()):
             if agent_state != ABSENT:
                 scope = key.rsplit(SEP, 1)[0]

@@ -159,6 +159,10 @@ def scenarios(draw: st.DrawFn) -> tuple[list[bytes], Settings, float | None]:
         call_id = f"c{call}"
         offered_at = moment()
         add("call.offered", offered_at, call_id=call_id, queue=queue)
+        if draw(st.integers(0, 3)) == 0:
+            # The same leg offered again (another event_id, as a second source would send
+            # it), arriving before or after its answer: it still waits, or is answered, once.
+            add("call.offered", offered_at, call_id=call_id, queue=queue)
         outcome = draw(st.sampled_from(("waiting", "answered", "abandoned")))
         if outcome == "waiting":
             continue

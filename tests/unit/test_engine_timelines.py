@@ -400,6 +400,21 @@ def test_answer_stamped_before_its_offer_still_resolves_it(run: Runner) -> None:
     check(window(snap, "sales", "5m"), offered=2, answered=1, abandoned=1, short_abandoned=1)
 
 
+@pytest.mark.parametrize("second_offer_first", [True, False])
+def test_a_leg_offered_twice_is_one_call_whatever_the_arrival_order(
+    run: Runner, second_offer_first: bool
+) -> None:
+    """Two sources report the same offer (another event_id): one leg, answered once. The
+    second report used to start a new waiting call when it arrived after the answer."""
+    f = EventFactory()
+    second = f.offered(AT - 60, "c1")
+    lines = [f.offered(AT - 60, "c1"), f.answered(AT - 50, "c1", 10)]
+    lines.insert(1 if second_offer_first else 2, second)
+    snap = run(lines, make_settings(), at=AT)
+    check(snap["queues"]["sales"], calls_waiting=0, oldest_waiting_seconds=None)
+    check(window(snap, "sales", "5m"), offered=2, answered=1)
+
+
 def test_duplicates_counted_once_and_forgotten_after_the_horizon(run: Runner) -> None:
     f = EventFactory()
     lines = [
