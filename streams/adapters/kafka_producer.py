@@ -29,7 +29,7 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Unroutable:
-    reason: str  # "invalid_json" | "unknown_type"
+    reason: str  # "invalid_json" | "invalid_field" (no string `type`) | "unknown_type"
     detail: str
 
 
@@ -43,7 +43,9 @@ def route_event(raw: bytes, topics: dict[str, str]) -> Route | Unroutable:
     if not isinstance(document, dict):
         return Unroutable("invalid_json", f"not a JSON object but a {type(document).__name__}")
     event_type = document.get("type")
-    topic = topics.get(event_type) if isinstance(event_type, str) else None
+    if not isinstance(event_type, str):
+        return Unroutable("invalid_field", f"field 'type' missing or not a string: {event_type!r}")
+    topic = topics.get(event_type)
     if topic is None:
         return Unroutable("unknown_type", f"unknown event type {event_type!r}")
     key_field = "agent_id" if event_type == "agent.state" else "queue"

@@ -23,6 +23,7 @@ from streams.kpi.events import (
     CALL_ANSWERED,
     CALL_OFFERED,
     CALL_WRAPUP,
+    EVENT_TYPES,
     INVALID_FIELD,
     INVALID_JSON,
     LOGGED_OUT,
@@ -53,6 +54,7 @@ MAX_TS: Final = 32_503_680_000.0  # 3000-01-01T00:00:00Z
 # Final, so the compiled module holds the function itself instead of looking up an attribute
 # of the orjson module for every message.
 _loads: Final = orjson.loads
+_TYPE_NAMES: Final = ", ".join(EVENT_TYPES)
 _read_message: Final = wire.DECODER.decode
 
 
@@ -87,13 +89,20 @@ def _decode_document(raw: bytes | bytearray | memoryview | str) -> Event | Rejec
     if type(document) is not dict:
         return Rejection(INVALID_JSON, f"not a JSON object but a {type(document).__name__}")
     event_type = document.get("type")
-    if type(event_type) is str:
-        try:
-            event = _decode_typed(event_type, document)
-        except _Invalid as error:
-            return Rejection(INVALID_FIELD, str(error), event_type)
-        if event is not None:
-            return event
+    if type(event_type) is not str:
+        # DESIGN and the issue list a missing or ill-typed field under invalid_field; only a
+        # string naming no event type is an unknown type.
+        if event_type is None and "type" not in document:
+            return Rejection(INVALID_FIELD, f"field 'type' is missing: one of {_TYPE_NAMES}")
+        return Rejection(
+            INVALID_FIELD, f"field 'type' must be a string, not {type(event_type).__name__}"
+        )
+    try:
+        event = _decode_typed(event_type, document)
+    except _Invalid as error:
+        return Rejection(INVALID_FIELD, str(error), event_type)
+    if event is not None:
+        return event
     return Rejection(UNKNOWN_TYPE, f"unknown event type {event_type!r}")
 
 

@@ -71,6 +71,8 @@ BAD_LINES = (
     b'"a string"',
     b"\xff\xfe garbage bytes",
     b'{"type": "call.teleported", "event_id": "b1", "ts": 0, "call_id": "x", "queue": "q"}',
+    b'{"event_id": "b8", "ts": 0, "call_id": "x", "queue": "sales"}',
+    b'{"type": 5, "event_id": "b9", "ts": 0, "call_id": "x", "queue": "sales"}',
     b'{"type": "call.offered", "ts": 0, "call_id": "x", "queue": "sales"}',
     b'{"type": "call.offered", "event_id": "b3", "call_id": "x", "queue": "sales"}',
     b'{"type": "call.offered", "event_id": "b4", "ts": "yesterday", "call_id": "x", '
