@@ -237,7 +237,9 @@ class BatchProcessor:
                 return Rejection(
                     INVALID_FIELD,
                     f"call event for queue {item.queue!r} is on partition {partition}, but its "
-                    f"queue's partition is {expected}: key call events by their queue",
+                    f"queue's partition is {expected}: key call events by their queue, with "
+                    "Kafka's default murmur2 partitioner (librdkafka clients default to "
+                    "another: set partitioner=murmur2_random)",
                     item.type,
                 )
         elif not isinstance(item, Rejection) and item.type == AGENT_STATE:
