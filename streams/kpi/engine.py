@@ -1186,32 +1186,37 @@ class Engine:
 
     def _build_rolling(self, derived: _Derived) -> None:
         """Every scope's running totals from its fine buckets, at once (the first snapshot)."""
-        # Grouped by the key up to the start, "<scope>\x1fb": rpartition makes that and the
-        # start in one call, where split() would make four strings and a list per key.
-        by_head: dict[str, list[tuple[int, list]]] = {}
-        for key, values in list(self._buckets.items()):
-            head, _, start_text = key.rpartition(SEP)
-            if head.endswith(_FINE_GRAIN):
-                group = by_head.get(head)
-                if group is None:
-                    group = by_head[head] = []
-                group.append((int(start_text), values))
-        # Windows from the shortest (latest start) to the longest and buckets from the newest
-        # back: a window's total is the sum of the buckets down to its start.
+        # `slides` holds the scopes of every fine tally by bucket start, so no key is parsed:
+        # each scope's tallies are read from the newest back, and a window's total is the sum
+        # of them down to its start (windows from the shortest, the latest start, on).
         lengths = self._window_lengths
         shortest_first = sorted(range(len(lengths)), key=lengths.__getitem__)
-        for head, buckets in by_head.items():
-            buckets.sort(reverse=True)
-            rolling = derived.rolling[head[: -len(_FINE_GRAIN)]] = self._new_rolling()
-            counts = []
-            position = 0
-            for index in shortest_first:
-                start = rolling.starts[index]
-                while position < len(buckets) and buckets[position][0] >= start:
-                    position += 1
-                counts.append(position)
-            totals = T.nested_totals([values for _, values in buckets[:position]], counts)
-            for index, total in zip(shortest_first, totals, strict=True):
+        starts = self._new_rolling().starts
+        limits = [starts[index] for index in shortest_first]
+        buckets, slides = self._buckets, derived.slides
+        tallies: dict[str, list[list]] = {}  # scope -> its tallies read, newest first
+        counts: dict[str, list[int]] = {}  # scope -> how many of them each window holds
+        closed = 0  # windows starting after the buckets still to read
+        for bucket in sorted(slides, reverse=True):
+            while closed < len(limits) and bucket < limits[closed]:
+                for scope, read in tallies.items():
+                    counts[scope].append(len(read))
+                closed += 1
+            suffix = f"{_FINE_GRAIN}{SEP}{bucket}"
+            for scope in slides[bucket]:
+                newer = tallies.get(scope)
+                if newer is None:
+                    newer = tallies[scope] = []
+                    counts[scope] = [0] * closed
+                if closed < len(limits):
+                    values = _record(buckets, scope + suffix)
+                    if values is not None:
+                        newer.append(values)
+        for scope, read in tallies.items():
+            held = counts[scope]
+            held.extend([len(read)] * (len(limits) - len(held)))
+            rolling = derived.rolling[scope] = self._new_rolling()
+            for index, total in zip(shortest_first, T.nested_totals(read, held), strict=True):
                 rolling.totals[index] = total
 
     # ----------------------------------------------------------------------------- snapshots
