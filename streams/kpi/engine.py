@@ -404,6 +404,7 @@ class _Frame:
         self.names = names  # the snapshot's windows: rolling, interval, today
         self.periods = periods  # start of the interval and of the day
         self.window_starts = starts[: len(names) - 2] + periods  # by index in names
+        self.holders: dict[int, set[str]] = {}  # bucket -> scopes with its tally (_holders)
 
 
 class Engine:
@@ -1256,6 +1257,14 @@ class Engine:
             "events": self.stats.as_dict(),
         }
 
+    def _holders(self, frame: _Frame, bucket: int) -> set[str]:
+        """The scopes with a fine tally of `bucket` (from the slide index), once a snapshot."""
+        holders = frame.holders.get(bucket)
+        if holders is None:
+            scopes = self._index().slides.get(bucket)
+            holders = frame.holders[bucket] = set() if scopes is None else set(scopes)
+        return holders
+
     def _frame(self, as_of: float) -> _Frame:
         grid = self.grid
         starts = [grid.ceil_bucket(as_of - length) for length in self._window_lengths]
@@ -1303,7 +1312,7 @@ class Engine:
         frame: _Frame,
     ) -> dict[str, Any]:
         index = self._staffing_index
-        values = self._rolling_total(scope, rolling, index, frame.starts[index], frame.as_of)
+        values = self._rolling_total(scope, rolling, index, frame)
         offered, handled = int(values[T.OFFERED]), int(values[T.HANDLED])
         handle_seconds = values[T.HANDLE_SECONDS]
         productive = counts[_AVAILABLE_AT] + counts[_ON_CALL_AT] + counts[_WRAP_UP_AT]
@@ -1370,8 +1379,7 @@ class Engine:
     ) -> list[list]:
         """The tally of every window of the snapshot: rolling, interval, today."""
         result = [
-            self._rolling_total(scope, rolling, index, frame.starts[index], frame.as_of)
-            for index in range(len(self.windows))
+            self._rolling_total(scope, rolling, index, frame) for index in range(len(self.windows))
         ]
         for period in range(2):
             start = frame.periods[period]
@@ -1384,29 +1392,35 @@ class Engine:
         return result
 
     def _rolling_total(
-        self, scope: str, rolling: _Rolling | None, index: int, start: int, as_of: float
+        self, scope: str, rolling: _Rolling | None, index: int, frame: _Frame
     ) -> list:
-        """Slide the running total of window `index` to start at `start` and return it."""
+        """Slide the running total of window `index` to start where it does at the snapshot's
+        time, and return it."""
         if rolling is None:
             return T.empty()
+        start = frame.starts[index]
         current = rolling.starts[index]
         if start == current:  # the window has not moved since the previous snapshot
             return rolling.totals[index]
         step = self._bucket_seconds
         buckets = self._buckets
+        # Only scopes that have a bucket look its tally up: most lookups of a slide would miss
+        # (quiet scopes, or buckets older than any event), each a cache miss in a large table.
         if start < current or start - current > self._window_lengths[index]:
             total = T.empty()
-            for bucket in range(start, self.grid.ceil_bucket(as_of), step):
-                values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
-                if values is not None:
-                    T.add_into(total, values)
+            for bucket in range(start, self.grid.ceil_bucket(frame.as_of), step):
+                if scope in self._holders(frame, bucket):
+                    values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
+                    if values is not None:
+                        T.add_into(total, values)
             rolling.totals[index] = total
         else:
             total = rolling.totals[index]
             for bucket in range(int(current), start, step):
-                values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
-                if values is not None:
-                    T.add_into(total, values, -1)
+                if scope in self._holders(frame, bucket):
+                    values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
+                    if values is not None:
+                        T.add_into(total, values, -1)
         rolling.starts[index] = start
         return rolling.totals[index]
 

@@ -212,12 +212,16 @@ def nested_totals(tallies: list, counts: list[int]) -> list[Tally]:
     return totals
 
 
-def closed_spell_seconds(tally: Tally, starts: int, ends: int, start: int) -> Any:
-    """The seconds of one kind of spell inside [start, end) but the open spells' part,
-    n_open * (end - start): everything that does not depend on `end` (see the module
-    docstring). An int or a float, as the tally's numbers make it."""
-    whole = tally[ends + 2] - tally[starts + 2] - start * (tally[ends] - tally[starts])
-    return (tally[ends + 1] - tally[starts + 1]) + whole
+def _spell_sums(tally: Tally, starts: int, ends: int) -> tuple[Any, Any, Any]:
+    """The parts of the seconds of one kind of spell that do not depend on the window (see the
+    module docstring): sum(ends) - sum(starts) as (offsets, bucket starts, spells), each an
+    int or a float as the tally's numbers make it. For a window [s, e) the seconds are
+    offsets + (bucket starts - s * spells) + n_open * (e - s)."""
+    return (
+        tally[ends + 1] - tally[starts + 1],
+        tally[ends + 2] - tally[starts + 2],
+        tally[ends] - tally[starts],
+    )
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -276,7 +280,10 @@ class Window:
         self.settings: QueueSettings | None = None
         self.start = 0
         self.figures: dict[str, Any] = {}
-        # closed_spell_seconds of busy and idle spells from `start`
+        # _spell_sums of the tally, so a window that only moved reads none of its numbers
+        self.busy_sums: tuple[Any, Any, Any] = (0, 0, 0)
+        self.idle_sums: tuple[Any, Any, Any] = (0, 0, 0)
+        # the seconds of busy and idle spells from `start` but the open spells' part
         self.busy: Any = 0
         self.idle: Any = 0
 
@@ -296,7 +303,7 @@ class Window:
             self.settings = settings
             self._hold(tally, start)
         elif start != self.start:
-            self._close(tally, start)
+            self._close(start)
         window = self.figures.copy()  # a new object per snapshot: the caller may change it
         window["occupancy"] = self._occupancy(end - start, busy_open, idle_open)
         return window
@@ -308,7 +315,7 @@ class Window:
         if not self._holds(tally):
             self._hold(tally, start)
         elif start != self.start:
-            self._close(tally, start)
+            self._close(start)
         return {"occupancy": self._occupancy(end - start, busy_open, idle_open)}
 
     def _holds(self, tally: Tally) -> bool:
@@ -321,12 +328,16 @@ class Window:
 
     def _hold(self, tally: Tally, start: int) -> None:
         self.held = tally.copy()
-        self._close(tally, start)
+        self.busy_sums = _spell_sums(tally, BUSY_STARTS, BUSY_ENDS)
+        self.idle_sums = _spell_sums(tally, IDLE_STARTS, IDLE_ENDS)
+        self._close(start)
 
-    def _close(self, tally: Tally, start: int) -> None:
+    def _close(self, start: int) -> None:
         self.start = start
-        self.busy = closed_spell_seconds(tally, BUSY_STARTS, BUSY_ENDS, start)
-        self.idle = closed_spell_seconds(tally, IDLE_STARTS, IDLE_ENDS, start)
+        offsets, points, spells = self.busy_sums
+        self.busy = offsets + (points - start * spells)
+        offsets, points, spells = self.idle_sums
+        self.idle = offsets + (points - start * spells)
 
     def _occupancy(self, span: float, busy_open: int, idle_open: int) -> float | None:
         """busy / (busy + idle) seconds of the window, `span` seconds long; None without agent
