@@ -1,6 +1,6 @@
 """Engine throughput and snapshot latency (issue: KPI engine).
 
-    .venv/bin/python benchmarks/bench_engine.py [--events 1000000]
+    .venv/bin/python benchmarks/bench_engine.py [--events 1000000] [--skip-throughput]
 
 1. Decode + validate + engine update of N events over 50 queues and 500 agents, one core,
    in batches of 4,096 lines (what `ccpulse replay` does). Lines are generated first and not
@@ -81,12 +81,16 @@ def snapshot_latency() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--skip-throughput", action="store_true", help="only the snapshots")
     args = parser.parse_args()
     print(
         f"python {platform.python_version()} ({platform.python_implementation()}), "
         f"{platform.machine()}, engine build: {streams.kpi.BUILD}"
     )
-    throughput(args.events)
+    if args.skip_throughput:
+        tune_garbage_collector()  # what throughput() leaves set for the snapshots
+    else:
+        throughput(args.events)
     snapshot_latency()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB (includes the pre-generated lines)")

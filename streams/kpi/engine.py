@@ -13,7 +13,6 @@ updates travel through a topic keyed by queue/team so each worker owns whole que
 
 from __future__ import annotations
 
-import functools
 import heapq
 import logging
 import math
@@ -48,7 +47,7 @@ from streams.kpi.events import (
     Event,
     Rejection,
 )
-from streams.kpi.staffing import live_staffing
+from streams.kpi.staffing import StaffingLoad, staffing_load, staffing_object
 from streams.kpi.state import EngineState, StateMapping
 from streams.kpi.timegrid import TimeGrid
 
@@ -375,6 +374,56 @@ class _Derived:
         self.known: set[str] = set()
         self.scopes: dict[str, _Scope] = {}  # scope key -> _Scope, made by the first update
         self.queues: dict[str, _Queue] = {}  # queue -> _Queue, made by the first call event
+        self.views: dict[str, _View] = {}  # scope key -> _View, made by its first snapshot
+
+
+class _Staffing:
+    """A queue's staffing object and the staffing window counts it was computed from: Erlang C
+    runs again only when they change (a quiet queue's stay the same for minutes)."""
+
+    def __init__(
+        self,
+        offered: int,
+        handled: int,
+        handle_seconds: object,
+        settings: QueueSettings,
+        load: StaffingLoad,
+        productive: int,
+    ) -> None:
+        self.offered = offered
+        self.handled = handled
+        self.handle_seconds = handle_seconds
+        self.settings = settings
+        self.load = load
+        self.productive = productive
+        self.figures = staffing_object(load, productive)
+
+
+class _View:
+    """A scope's part of the previous snapshot, which the next one reuses where its inputs are
+    the same (part of the derived indexes)."""
+
+    def __init__(self, windows: int, settings: QueueSettings | None) -> None:
+        self.windows = [T.Window() for _ in range(windows)]  # rolling, then interval and today
+        self.settings = settings  # a queue's (for_queue is a call into uncompiled code)
+        # Start and key of the interval and the day tally the previous snapshot read.
+        self.periods = [-1, -1]
+        self.period_keys = ["", ""]
+        self.staffing: _Staffing | None = None
+
+
+class _Frame:
+    """What the windows of every scope share in one snapshot: computed once per snapshot."""
+
+    def __init__(
+        self, as_of: float, starts: list[int], names: list[str], periods: list[int]
+    ) -> None:
+        self.as_of = as_of
+        self.starts = starts  # start of each rolling window, by index in _window_lengths
+        self.names = names  # the snapshot's windows: rolling, interval, today
+        self.periods = periods  # start of the interval and of the day
+        self.window_starts = starts[: len(names) - 2] + periods  # by index in names
+        self.holders: dict[int, set[str]] = {}  # bucket -> scopes with its tally (_holders)
 
 
 class Engine:
@@ -1189,32 +1238,37 @@ class Engine:
 
     def _build_rolling(self, derived: _Derived) -> None:
         """Every scope's running totals from its fine buckets, at once (the first snapshot)."""
-        # Grouped by the key up to the start, "<scope>\x1fb": rpartition makes that and the
-        # start in one call, where split() would make four strings and a list per key.
-        by_head: dict[str, list[tuple[int, list]]] = {}
-        for key, values in list(self._buckets.items()):
-            head, _, start_text = key.rpartition(SEP)
-            if head.endswith(_FINE_GRAIN):
-                group = by_head.get(head)
-                if group is None:
-                    group = by_head[head] = []
-                group.append((int(start_text), values))
-        # Windows from the shortest (latest start) to the longest and buckets from the newest
-        # back: a window's total is the sum of the buckets down to its start.
+        # `slides` holds the scopes of every fine tally by bucket start, so no key is parsed:
+        # each scope's tallies are read from the newest back, and a window's total is the sum
+        # of them down to its start (windows from the shortest, the latest start, on).
         lengths = self._window_lengths
         shortest_first = sorted(range(len(lengths)), key=lengths.__getitem__)
-        for head, buckets in by_head.items():
-            buckets.sort(reverse=True)
-            rolling = derived.rolling[head[: -len(_FINE_GRAIN)]] = self._new_rolling()
-            counts = []
-            position = 0
-            for index in shortest_first:
-                start = rolling.starts[index]
-                while position < len(buckets) and buckets[position][0] >= start:
-                    position += 1
-                counts.append(position)
-            totals = T.nested_totals([values for _, values in buckets[:position]], counts)
-            for index, total in zip(shortest_first, totals, strict=True):
+        starts = self._new_rolling().starts
+        limits = [starts[index] for index in shortest_first]
+        buckets, slides = self._buckets, derived.slides
+        tallies: dict[str, list[list]] = {}  # scope -> its tallies read, newest first
+        counts: dict[str, list[int]] = {}  # scope -> how many of them each window holds
+        closed = 0  # windows starting after the buckets still to read
+        for bucket in sorted(slides, reverse=True):
+            while closed < len(limits) and bucket < limits[closed]:
+                for scope, read in tallies.items():
+                    counts[scope].append(len(read))
+                closed += 1
+            suffix = f"{_FINE_GRAIN}{SEP}{bucket}"
+            for scope in slides[bucket]:
+                newer = tallies.get(scope)
+                if newer is None:
+                    newer = tallies[scope] = []
+                    counts[scope] = [0] * closed
+                if closed < len(limits):
+                    values = _record(buckets, scope + suffix)
+                    if values is not None:
+                        newer.append(values)
+        for scope, read in tallies.items():
+            held = counts[scope]
+            held.extend([len(read)] * (len(limits) - len(held)))
+            rolling = derived.rolling[scope] = self._new_rolling()
+            for index, total in zip(shortest_first, T.nested_totals(read, held), strict=True):
                 rolling.totals[index] = total
 
     # ----------------------------------------------------------------------------- snapshots
@@ -1246,59 +1300,107 @@ class Engine:
         if teams is not None:
             wanted = set(teams)
             team_names = [name for name in team_names if name in wanted]
+        frame = self._frame(as_of)
         return {
             "as_of": format_time(as_of),
-            "queues": {name: self.queue_snapshot(name, as_of) for name in queue_names},
-            "teams": {name: self.team_snapshot(name, as_of) for name in team_names},
+            "queues": {name: self._queue_snapshot(name, frame) for name in queue_names},
+            "teams": {name: self._team_snapshot(name, frame) for name in team_names},
             "events": self.stats.as_dict(),
         }
 
-    def queue_snapshot(self, queue: str, as_of: float) -> dict[str, Any]:
+    def _holders(self, frame: _Frame, bucket: int) -> set[str]:
+        """The scopes with a fine tally of `bucket` (from the slide index), once a snapshot."""
+        holders = frame.holders.get(bucket)
+        if holders is None:
+            scopes = self._index().slides.get(bucket)
+            holders = frame.holders[bucket] = set() if scopes is None else set(scopes)
+        return holders
+
+    def _frame(self, as_of: float) -> _Frame:
+        grid = self.grid
+        starts = [grid.ceil_bucket(as_of - length) for length in self._window_lengths]
+        interval, day = grid.periods_of_bucket(grid.bucket_of(as_of))
+        names = [name for name, _ in self.windows] + ["interval", "today"]
+        return _Frame(as_of, starts, names, [interval, day])
+
+    def _view(self, scope: str, queue: str | None) -> _View:
+        """The scope's _View; `queue` is its queue's name (None for a team)."""
+        views = self._index().views
+        view = views.get(scope)
+        if view is None:
+            settings = None if queue is None else self.settings.for_queue(queue)
+            view = views[scope] = _View(len(self.windows) + 2, settings)
+        return view
+
+    def _queue_snapshot(self, queue: str, frame: _Frame) -> dict[str, Any]:
         scope = QUEUE_SCOPE + SEP + queue
-        settings = self.settings.for_queue(queue)
+        view = self._view(scope, queue)
+        settings = view.settings
+        assert settings is not None  # a queue's view
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
         busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
-        windows = {
-            name: T.queue_window(values, settings, start, as_of, busy_open, idle_open)
-            for name, start, values in self._window_tallies(scope, as_of)
-        }
-        return {
-            **self._queue_state(queue, scope, counts, as_of),
-            "windows": windows,
-            "staffing": self._staffing(scope, settings, counts, as_of),
-        }
+        as_of = frame.as_of
+        rolling = self._rolling_of(scope)
+        tallies = self._tallies(scope, view, rolling, frame)
+        names, starts, views = frame.names, frame.window_starts, view.windows
+        windows = {}
+        for index in range(len(names)):
+            windows[names[index]] = views[index].queue(
+                tallies[index], settings, starts[index], as_of, busy_open, idle_open
+            )
+        snapshot = self._queue_state(queue, counts, as_of)
+        snapshot["windows"] = windows
+        snapshot["staffing"] = self._staffing(scope, view, settings, rolling, counts, frame)
+        return snapshot
 
     def _staffing(
-        self, scope: str, settings: QueueSettings, counts: list[int], as_of: float
+        self,
+        scope: str,
+        view: _View,
+        settings: QueueSettings,
+        rolling: _Rolling | None,
+        counts: list[int],
+        frame: _Frame,
     ) -> dict[str, Any]:
-        # Not settings.staffing_window_seconds: that parses the duration at every call.
-        length = self._window_lengths[self._staffing_index]
-        start = self.grid.ceil_bucket(as_of - length)
-        rolling = self._rolling_of(scope)
-        values = self._rolling_total(scope, rolling, self._staffing_index, start, as_of)
-        return dict(
-            live_staffing_cached(
-                int(values[T.OFFERED]),
-                length,
-                int(values[T.HANDLED]),
-                values[T.HANDLE_SECONDS],
-                counts[_AVAILABLE_AT] + counts[_ON_CALL_AT] + counts[_WRAP_UP_AT],
-                settings,
+        index = self._staffing_index
+        values = self._rolling_total(scope, rolling, index, frame)
+        offered, handled = int(values[T.OFFERED]), int(values[T.HANDLED])
+        handle_seconds = values[T.HANDLE_SECONDS]
+        productive = counts[_AVAILABLE_AT] + counts[_ON_CALL_AT] + counts[_WRAP_UP_AT]
+        last = view.staffing
+        if (
+            last is None
+            or last.offered != offered
+            or last.handled != handled
+            or last.handle_seconds != handle_seconds
+            or last.settings is not settings
+        ):
+            # Not settings.staffing_window_seconds: that parses the duration at every call.
+            load = staffing_load(
+                offered, self._window_lengths[index], handled, handle_seconds, settings
             )
-        )
+            last = view.staffing = _Staffing(
+                offered, handled, handle_seconds, settings, load, productive
+            )
+        elif last.productive != productive:
+            last.productive = productive
+            last.figures = staffing_object(last.load, productive)
+        return last.figures.copy()  # a new object per snapshot: the caller may change it
 
-    def _queue_state(
-        self, queue: str, scope: str, counts: list[int], as_of: float
-    ) -> dict[str, Any]:
-        waiting_since = [
-            ts
-            for ts in self._index().waiting.get(queue, {}).values()
-            if as_of - ts <= self._max_wait
-        ]
-        staffed = sum(counts[_AVAILABLE_AT : _NOT_READY_AT + 1])
+    def _queue_state(self, queue: str, counts: list[int], as_of: float) -> dict[str, Any]:
+        waiting = 0
+        oldest = math.inf
+        since = self._index().waiting.get(queue)
+        if since is not None:
+            for ts in since.values():
+                if as_of - ts <= self._max_wait:
+                    waiting += 1
+                    oldest = min(oldest, ts)
+        productive = counts[_AVAILABLE_AT] + counts[_ON_CALL_AT] + counts[_WRAP_UP_AT]
+        staffed = productive + counts[_NOT_READY_AT]
         return {
-            "calls_waiting": len(waiting_since),
-            "oldest_waiting_seconds": as_of - min(waiting_since) if waiting_since else None,
+            "calls_waiting": waiting,
+            "oldest_waiting_seconds": as_of - oldest if waiting else None,
             "agents": {
                 "staffed": staffed,
                 "available": counts[_AVAILABLE_AT],
@@ -1308,61 +1410,70 @@ class Engine:
             },
         }
 
-    def team_snapshot(self, team: str, as_of: float) -> dict[str, Any]:
+    def _team_snapshot(self, team: str, frame: _Frame) -> dict[str, Any]:
         scope = TEAM_SCOPE + SEP + team
+        view = self._view(scope, None)
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
         busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
-        return {
-            "windows": {
-                name: T.team_window(values, start, as_of, busy_open, idle_open)
-                for name, start, values in self._window_tallies(scope, as_of)
-            }
-        }
+        as_of = frame.as_of
+        tallies = self._tallies(scope, view, self._rolling_of(scope), frame)
+        names, starts, views = frame.names, frame.window_starts, view.windows
+        windows = {}
+        for index in range(len(names)):
+            windows[names[index]] = views[index].team(
+                tallies[index], starts[index], as_of, busy_open, idle_open
+            )
+        return {"windows": windows}
 
-    def _window_tallies(self, scope: str, as_of: float) -> list[tuple[str, int, list]]:
-        """(window name, window start, tally) for every rolling window, interval and today."""
-        result = []
-        rolling = self._rolling_of(scope)
-        for index, (name, length) in enumerate(self.windows):
-            start = self.grid.ceil_bucket(as_of - length)
-            values = self._rolling_total(scope, rolling, index, start, as_of)
-            result.append((name, start, values))
-        interval, day = self.grid.periods_of_bucket(self.grid.bucket_of(as_of))
-        for name, start, grain in (("interval", interval, "i"), ("today", day, "d")):
-            values = self._buckets.get(f"{scope}{SEP}{grain}{SEP}{start}") or T.empty()
-            result.append((name, start, values))
+    def _tallies(
+        self, scope: str, view: _View, rolling: _Rolling | None, frame: _Frame
+    ) -> list[list]:
+        """The tally of every window of the snapshot: rolling, interval, today."""
+        result = [
+            self._rolling_total(scope, rolling, index, frame) for index in range(len(self.windows))
+        ]
+        for period in range(2):
+            start = frame.periods[period]
+            if view.periods[period] != start:
+                grain = "i" if period == 0 else "d"
+                view.period_keys[period] = f"{scope}{SEP}{grain}{SEP}{start}"
+                view.periods[period] = start
+            values = _record(self._buckets, view.period_keys[period])
+            result.append(values or T.empty())
         return result
 
     def _rolling_total(
-        self, scope: str, rolling: _Rolling | None, index: int, start: int, as_of: float
+        self, scope: str, rolling: _Rolling | None, index: int, frame: _Frame
     ) -> list:
-        """Slide the running total of window `index` to start at `start` and return it."""
+        """Slide the running total of window `index` to start where it does at the snapshot's
+        time, and return it."""
         if rolling is None:
             return T.empty()
-        step = self.settings.bucket_seconds
+        start = frame.starts[index]
         current = rolling.starts[index]
+        if start == current:  # the window has not moved since the previous snapshot
+            return rolling.totals[index]
+        step = self._bucket_seconds
         buckets = self._buckets
+        # Only scopes that have a bucket look its tally up: most lookups of a slide would miss
+        # (quiet scopes, or buckets older than any event), each a cache miss in a large table.
         if start < current or start - current > self._window_lengths[index]:
             total = T.empty()
-            for bucket in range(start, self.grid.ceil_bucket(as_of), step):
-                values = buckets.get(f"{scope}{SEP}b{SEP}{bucket}")
-                if values is not None:
-                    T.add_into(total, values)
+            for bucket in range(start, self.grid.ceil_bucket(frame.as_of), step):
+                if scope in self._holders(frame, bucket):
+                    values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
+                    if values is not None:
+                        T.add_into(total, values)
             rolling.totals[index] = total
         else:
             total = rolling.totals[index]
             for bucket in range(int(current), start, step):
-                values = buckets.get(f"{scope}{SEP}b{SEP}{bucket}")
-                if values is not None:
-                    T.add_into(total, values, -1)
+                if scope in self._holders(frame, bucket):
+                    values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
+                    if values is not None:
+                        T.add_into(total, values, -1)
         rolling.starts[index] = start
         return rolling.totals[index]
-
-
-# Erlang C per queue every second is costly, and a quiet queue's inputs stay the same between
-# publishes (a busy queue's change every second, so old entries are never hit again): room for
-# the latest inputs of about a thousand queues, about 0.6 MiB.
-live_staffing_cached = functools.lru_cache(maxsize=1024)(live_staffing)
 
 
 def format_time(moment: float) -> str:

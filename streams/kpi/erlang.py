@@ -106,6 +106,29 @@ def exact(value: Number) -> Fraction:
     raise TypeError(f"{value!r} is not a number")
 
 
+def exact_ratio(value: Number) -> tuple[int, int]:
+    """exact(value) as (numerator, denominator > 0), not always in lowest terms.
+
+    The same number without a Fraction, whose construction (a gcd, type tests) and
+    arithmetic cost most of a live staffing computation: a float is read from its repr as
+    exact() reads it, an int is itself; anything else goes through exact().
+    """
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        # repr: [-]digits[.digits][e(+|-)digits]
+        mantissa, _, power = repr(value).partition("e")
+        whole, _, decimals = mantissa.partition(".")
+        shift = (int(power) if power else 0) - len(decimals)
+        numerator = int(whole + decimals)
+        if shift >= 0:
+            return numerator * 10**shift, 1
+        return numerator, 10**-shift
+    if type(value) is int:
+        return value, 1
+    return exact(value).as_integer_ratio()
+
+
 def agents_with_shrinkage(agents: int, shrinkage: Number) -> int:
     """Agents to schedule so that `agents` remain after shrinkage (breaks, training, absence).
 
@@ -230,7 +253,7 @@ def minimum_agents(
             raise ValueError(f"maximum occupancy must be in (0, 1], got {max_occupancy}")
     traffic = rate * aht
     if patience_seconds is None:
-        agents = _minimum_agents_erlang_c(float(traffic), float(aht), float(threshold), goal)
+        agents = minimum_agents_erlang_c(float(traffic), float(aht), float(threshold), float(goal))
         if ceiling is not None:
             agents = max(agents, math.ceil(traffic / ceiling))
         return agents
@@ -289,7 +312,7 @@ def _erlang_c(
     if agents <= traffic:
         return Performance(ERLANG_C, agents, traffic, 1.0, 0.0, 1.0, math.inf, 1.0, None)
     waiting = erlang_c_wait_probability(agents, traffic, blocking)
-    late = waiting * math.exp(-(agents - traffic) * threshold / aht)
+    late = _late_probability(agents, traffic, aht, threshold, waiting)
     return Performance(
         model=ERLANG_C,
         agents=agents,
@@ -303,18 +326,27 @@ def _erlang_c(
     )
 
 
-def _minimum_agents_erlang_c(traffic: float, aht: float, threshold: float, goal: Fraction) -> int:
-    # One pass of the Erlang B recursion; each candidate above the traffic is then O(1).
-    target = float(goal)
+def _late_probability(
+    agents: int, traffic: float, aht: float, threshold: float, waiting: float
+) -> float:
+    """Erlang C: P(a call waits longer than `threshold`), for agents > traffic."""
+    return waiting * math.exp(-(agents - traffic) * threshold / aht)
+
+
+def minimum_agents_erlang_c(traffic: float, aht: float, threshold: float, target: float) -> int:
+    """Fewest agents whose Erlang C service level (the `service_level` of `erlang_c`) is at
+    least `target`, for inputs minimum_agents has checked: traffic and AHT above 0, a threshold
+    of 0 or more, a target in (0, 1)."""
+    # One pass of the Erlang B recursion; each candidate above the traffic is then O(1) (no
+    # Performance made: live staffing runs this for every queue whose counts changed).
     blocking, agents = 1.0, 0
     while True:
         agents += 1
         blocking = traffic * blocking / (agents + traffic * blocking)
-        if (
-            agents > traffic
-            and _erlang_c(agents, traffic, aht, threshold, blocking).service_level >= target
-        ):
-            return agents
+        if agents > traffic:
+            waiting = erlang_c_wait_probability(agents, traffic, blocking)
+            if 1.0 - _late_probability(agents, traffic, aht, threshold, waiting) >= target:
+                return agents
 
 
 class _BlockingTable:

@@ -7,11 +7,18 @@ configuration) and gets the `staffing` object of the queue's snapshot back.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.config import QueueSettings
-from streams.kpi.erlang import ERLANG_C, MAX_TRAFFIC_ERLANGS, exact, minimum_agents
+from streams.kpi.erlang import ERLANG_C, MAX_TRAFFIC_ERLANGS, exact_ratio, minimum_agents_erlang_c
+
+
+class StaffingLoad(NamedTuple):
+    """The part of a queue's staffing that depends on its window counts, not on its agents."""
+
+    required_agents: int | None
+    traffic_erlangs: float
+    aht_seconds: float
 
 
 def live_staffing(
@@ -36,38 +43,79 @@ def live_staffing(
     - gap = productive_agents - required_agents: negative means short of agents; None when
       required_agents is None.
     """
-    if offered < 0 or handled < 0 or productive_agents < 0:
+    if productive_agents < 0:
+        raise ValueError("offered, handled and productive_agents must be 0 or more")
+    load = staffing_load(offered, window_seconds, handled, handle_seconds_sum, settings)
+    return staffing_object(load, productive_agents)
+
+
+def staffing_load(
+    offered: int,
+    window_seconds: float,
+    handled: int,
+    handle_seconds_sum: float,
+    settings: QueueSettings,
+) -> StaffingLoad:
+    """required_agents, traffic and AHT of `live_staffing` (same arguments but the agents)."""
+    if offered < 0 or handled < 0:
         raise ValueError("offered, handled and productive_agents must be 0 or more")
     if not (window_seconds > 0 and math.isfinite(window_seconds)):
         raise ValueError(f"window_seconds must be a finite number above 0, got {window_seconds}")
     if not math.isfinite(handle_seconds_sum):
         raise ValueError(f"handle_seconds_sum must be a finite number, got {handle_seconds_sum}")
-    # Exact fractions, so that e.g. 100 calls in 1800 s at 180 s AHT is exactly 10 Erlangs.
-    # The sum is a float running total (added as calls enter the window, subtracted as they
-    # leave), so it can drift a hair below 0, or hold a residue when nothing is handled.
-    measured = exact(max(handle_seconds_sum, 0.0)) / handled if handled else None
-    aht = measured if measured is not None else exact(settings.aht_seconds)
-    rate = Fraction(offered) / exact(window_seconds)
-    traffic = rate * aht
+    # Exact rational arithmetic (`erlang.exact`: a float is the decimal it prints as), so that
+    # e.g. 100 calls in 1800 s at 180 s AHT is exactly 10 Erlangs; in integer numerators and
+    # denominators rather than Fractions, which cost ten times as much. A quotient of two ints
+    # is correctly rounded, as float() of the Fraction is. The sum is a float running total
+    # (added as calls enter the window, subtracted as they leave), so it can drift a hair
+    # below 0, or hold a residue when nothing is handled.
+    if handled:
+        handle, handle_scale = exact_ratio(max(handle_seconds_sum, 0.0))
+        aht, aht_scale = handle, handle_scale * handled
+    else:
+        aht, aht_scale = exact_ratio(settings.aht_seconds)
+    window, window_scale = exact_ratio(window_seconds)
+    # traffic = offered / window * aht
+    traffic, traffic_scale = offered * window_scale * aht, window * aht_scale
     required: int | None
     if offered == 0:
         required = 0
-    elif settings.service_level_target >= 1 or traffic > MAX_TRAFFIC_ERLANGS:
+    elif settings.service_level_target >= 1 or traffic > MAX_TRAFFIC_ERLANGS * traffic_scale:
         required = None
     elif aht == 0:
         required = 1
     else:
-        required = minimum_agents(
-            rate,
-            aht,
-            settings.service_level_threshold_seconds,
-            settings.service_level_target,
+        # erlang.minimum_agents' checks of what the configuration already guarantees.
+        threshold, threshold_scale = exact_ratio(settings.service_level_threshold_seconds)
+        target, target_scale = exact_ratio(settings.service_level_target)
+        if aht < 0:
+            raise ValueError(f"AHT must be above 0 seconds, got {aht / aht_scale}")
+        if threshold < 0:
+            raise ValueError(
+                "service level threshold must be 0 or more, "
+                f"got {settings.service_level_threshold_seconds}"
+            )
+        if not 0 < target < target_scale:
+            raise ValueError(
+                f"target service level must be in (0, 1), got {settings.service_level_target}"
+            )
+        required = minimum_agents_erlang_c(
+            traffic / traffic_scale,
+            aht / aht_scale,
+            threshold / threshold_scale,
+            target / target_scale,
         )
+    return StaffingLoad(required, traffic / traffic_scale, aht / aht_scale)
+
+
+def staffing_object(load: StaffingLoad, productive_agents: int) -> dict[str, Any]:
+    """The snapshot's `staffing` object of a queue with this load and productive agents."""
+    required = load.required_agents
     return {
         "required_agents": required,
         "productive_agents": productive_agents,
         "gap": None if required is None else productive_agents - required,
         "model": ERLANG_C,
-        "traffic_erlangs": float(traffic),
-        "aht_seconds": float(aht),
+        "traffic_erlangs": load.traffic_erlangs,
+        "aht_seconds": load.aht_seconds,
     }

@@ -212,35 +212,29 @@ def nested_totals(tallies: list, counts: list[int]) -> list[Tally]:
     return totals
 
 
-def spell_seconds(
-    tally: Tally, starts: int, ends: int, start: int, end: float, open_spells: int
-) -> float:
-    """Seconds of one kind of spell inside [start, end); see the module docstring."""
-    whole = tally[ends + 2] - tally[starts + 2] - start * (tally[ends] - tally[starts])
-    return (tally[ends + 1] - tally[starts + 1]) + whole + open_spells * (end - start)
-
-
-def occupancy(tally: Tally, start: int, end: float, busy_open: int, idle_open: int) -> float | None:
-    busy = max(0.0, spell_seconds(tally, BUSY_STARTS, BUSY_ENDS, start, end, busy_open))
-    idle = max(0.0, spell_seconds(tally, IDLE_STARTS, IDLE_ENDS, start, end, idle_open))
-    if busy + idle < _NO_TIME:
-        return None
-    return busy / (busy + idle)
+def _spell_sums(tally: Tally, starts: int, ends: int) -> tuple[Any, Any, Any]:
+    """The parts of the seconds of one kind of spell that do not depend on the window (see the
+    module docstring): sum(ends) - sum(starts) as (offsets, bucket starts, spells), each an
+    int or a float as the tally's numbers make it. For a window [s, e) the seconds are
+    offsets + (bucket starts - s * spells) + n_open * (e - s)."""
+    return (
+        tally[ends + 1] - tally[starts + 1],
+        tally[ends + 2] - tally[starts + 2],
+        tally[ends] - tally[starts],
+    )
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def queue_window(
-    tally: Tally,
-    settings: QueueSettings,
-    start: int,
-    end: float,
-    busy_open: int,
-    idle_open: int,
-) -> dict[str, Any]:
-    """One window object of a queue's snapshot (runs for every queue and window each publish)."""
+def _whole(count: Any) -> Any:
+    """int(count) without calling int (a generic call, compiled) for what is one already."""
+    return count if type(count) is int else int(count)
+
+
+def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
+    """A queue window object with every figure but occupancy (None, last)."""
     answered = tally[ANSWERED]
     abandoned = tally[ABANDONED]
     short = tally[SHORT_ABANDONED]
@@ -256,22 +250,103 @@ def queue_window(
     else:  # "removed"
         service_level = _ratio(within + abandoned_within, answered + abandoned)
     return {
-        "offered": int(tally[OFFERED]),
-        "answered": int(answered),
-        "answered_within_threshold": int(within),
-        "abandoned": int(abandoned),
-        "short_abandoned": int(short),
-        "abandoned_within_threshold": int(abandoned_within),
-        "handled": int(handled),
+        "offered": _whole(tally[OFFERED]),
+        "answered": _whole(answered),
+        "answered_within_threshold": _whole(within),
+        "abandoned": _whole(abandoned),
+        "short_abandoned": _whole(short),
+        "abandoned_within_threshold": _whole(abandoned_within),
+        "handled": _whole(handled),
         "service_level": service_level,
         "asa_seconds": tally[WAIT_SECONDS] / answered if answered else None,
         "abandon_rate": _ratio(counted_abandons, answered + counted_abandons),
         "aht_seconds": tally[HANDLE_SECONDS] / handled if handled else None,
-        "occupancy": occupancy(tally, start, end, busy_open, idle_open),
+        "occupancy": None,
     }
 
 
-def team_window(
-    tally: Tally, start: int, end: float, busy_open: int, idle_open: int
-) -> dict[str, Any]:
-    return {"occupancy": occupancy(tally, start, end, busy_open, idle_open)}
+class Window:
+    """One window of one queue or team, as the previous snapshot computed it.
+
+    A tally changes only by having numbers replaced (numbers are immutable objects), so while
+    it holds the very objects it held then (kept alive here, so none can be a new number at a
+    reused address), every figure computed from it is the same: a snapshot recomputes only the
+    windows whose tally changed. Occupancy counts open spells up to the snapshot's `end`, so it
+    is finished every time, from the part of the spell seconds that does not depend on `end`.
+    """
+
+    def __init__(self) -> None:
+        self.held: list = []
+        self.settings: QueueSettings | None = None
+        self.start = 0
+        self.figures: dict[str, Any] = {}
+        # _spell_sums of the tally, so a window that only moved reads none of its numbers
+        self.busy_sums: tuple[Any, Any, Any] = (0, 0, 0)
+        self.idle_sums: tuple[Any, Any, Any] = (0, 0, 0)
+        # the seconds of busy and idle spells from `start` but the open spells' part
+        self.busy: Any = 0
+        self.idle: Any = 0
+
+    def queue(
+        self,
+        tally: Tally,
+        settings: QueueSettings,
+        start: int,
+        end: float,
+        busy_open: int,
+        idle_open: int,
+    ) -> dict[str, Any]:
+        """The window object of a queue's snapshot (runs for every queue and window each
+        publish): DESIGN's figures of `tally`, the window [start, end)."""
+        if settings is not self.settings or not self._holds(tally):
+            self.figures = _queue_figures(tally, settings)
+            self.settings = settings
+            self._hold(tally, start)
+        elif start != self.start:
+            self._close(start)
+        window = self.figures.copy()  # a new object per snapshot: the caller may change it
+        window["occupancy"] = self._occupancy(end - start, busy_open, idle_open)
+        return window
+
+    def team(
+        self, tally: Tally, start: int, end: float, busy_open: int, idle_open: int
+    ) -> dict[str, Any]:
+        """The window object of a team's snapshot."""
+        if not self._holds(tally):
+            self._hold(tally, start)
+        elif start != self.start:
+            self._close(start)
+        return {"occupancy": self._occupancy(end - start, busy_open, idle_open)}
+
+    def _holds(self, tally: Tally) -> bool:
+        held = self.held
+        if len(held) != len(tally):
+            return False
+        # Lengths are equal; mypyc compiles all() over a zip of positional arguments only to
+        # a loop of unchecked reads.
+        return all(kept is value for kept, value in zip(held, tally))  # noqa: B905
+
+    def _hold(self, tally: Tally, start: int) -> None:
+        self.held = tally.copy()
+        self.busy_sums = _spell_sums(tally, BUSY_STARTS, BUSY_ENDS)
+        self.idle_sums = _spell_sums(tally, IDLE_STARTS, IDLE_ENDS)
+        self._close(start)
+
+    def _close(self, start: int) -> None:
+        self.start = start
+        offsets, points, spells = self.busy_sums
+        self.busy = offsets + (points - start * spells)
+        offsets, points, spells = self.idle_sums
+        self.idle = offsets + (points - start * spells)
+
+    def _occupancy(self, span: float, busy_open: int, idle_open: int) -> float | None:
+        """busy / (busy + idle) seconds of the window, `span` seconds long; None without agent
+        time."""
+        busy: float = self.busy + busy_open * span
+        idle: float = self.idle + idle_open * span
+        # max(0.0, x), as mypyc compiles it: a negative rounding residue is no time
+        busy = busy if busy > 0.0 else 0.0
+        idle = idle if idle > 0.0 else 0.0
+        if busy + idle < _NO_TIME:
+            return None
+        return busy / (busy + idle)

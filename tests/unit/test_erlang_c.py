@@ -18,7 +18,9 @@ from streams.kpi.erlang import (
     erlang_c,
     erlang_c_wait_probability,
     exact,
+    exact_ratio,
     minimum_agents,
+    minimum_agents_erlang_c,
 )
 
 # 100 calls in 30 minutes, AHT 180 s: 10 Erlangs.
@@ -216,3 +218,50 @@ def test_minimum_agents_is_the_fewest_meeting_the_target(traffic, target, thresh
     assert erlang_c(needed, rate, 300, threshold).service_level >= target
     if needed - 1 >= 1:
         assert erlang_c(needed - 1, rate, 300, threshold).service_level < target
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.decimals(allow_nan=False, allow_infinity=False).map(str),
+        st.fractions(),
+    )
+)
+def test_exact_ratio_is_the_number_exact_reads(value):
+    numerator, denominator = exact_ratio(value)
+    assert denominator > 0
+    assert Fraction(numerator, denominator) == exact(value)
+
+
+def test_exact_ratio_reads_a_float_as_the_decimal_it_prints_as():
+    assert Fraction(*exact_ratio(0.1)) == Fraction(1, 10) != Fraction(0.1)
+    assert Fraction(*exact_ratio(1.5e-07)) == Fraction(15, 10**8)
+    assert exact_ratio(1e22) == (10**22, 1)
+    assert Fraction(*exact_ratio(-0.0)) == 0
+    with pytest.raises(ValueError):
+        exact_ratio(float("inf"))
+
+
+def _fewest_meeting_the_target(traffic, aht, threshold, target):
+    """The answer by definition: erlang_c's service level at 1, 2, ... agents."""
+    rate = exact(traffic) / exact(aht)  # so that erlang_c's traffic is `traffic` again
+    agents = 1
+    while erlang_c(agents, rate, aht, threshold).service_level < target:
+        agents += 1
+    return agents
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    traffic=st.floats(min_value=0.001, max_value=300.0),
+    aht=st.floats(min_value=0.5, max_value=3600.0),
+    threshold=st.floats(min_value=0.0, max_value=600.0),
+    target=st.floats(min_value=0.01, max_value=0.999),
+)
+def test_minimum_agents_erlang_c_is_the_first_erlang_c_meeting_the_target(
+    traffic, aht, threshold, target
+):
+    expected = _fewest_meeting_the_target(traffic, aht, threshold, target)
+    assert minimum_agents_erlang_c(traffic, aht, threshold, target) == expected

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.config import QueueSettings
-from streams.kpi.erlang import erlang_c, minimum_agents
+from streams.kpi.erlang import MAX_TRAFFIC_ERLANGS, erlang_c, exact, minimum_agents
 from streams.kpi.staffing import live_staffing
 
 DEFAULTS = QueueSettings()  # 80 % within 20 s, fallback AHT 360 s
@@ -132,3 +134,73 @@ def test_required_agents_meet_the_target_and_gap_is_the_difference(
     assert erlang_c(required, rate, aht, 20).service_level >= 0.8 - 1e-12
     if required > 1:
         assert erlang_c(required - 1, rate, aht, 20).service_level < 0.8 + 1e-12
+
+
+def _live_staffing_in_fractions(
+    offered, window_seconds, handled, handle_seconds_sum, productive_agents, settings
+):
+    """live_staffing as it was written with Fractions: the integer arithmetic must give the
+    same object, to the last bit of every float."""
+    measured = exact(max(handle_seconds_sum, 0.0)) / handled if handled else None
+    aht = measured if measured is not None else exact(settings.aht_seconds)
+    traffic = Fraction(offered) / exact(window_seconds) * aht
+    if offered == 0:
+        required = 0
+    elif settings.service_level_target >= 1 or traffic > MAX_TRAFFIC_ERLANGS:
+        required = None
+    elif aht == 0:
+        required = 1
+    else:
+        required = minimum_agents(
+            Fraction(offered) / exact(window_seconds),
+            aht,
+            settings.service_level_threshold_seconds,
+            settings.service_level_target,
+        )
+    return {
+        "required_agents": required,
+        "productive_agents": productive_agents,
+        "gap": None if required is None else productive_agents - required,
+        "model": "erlang_c",
+        "traffic_erlangs": float(traffic),
+        "aht_seconds": float(aht),
+    }
+
+
+handle_sums = st.one_of(
+    st.floats(min_value=-1e-9, max_value=1e7, allow_nan=False),
+    st.integers(0, 10**7),
+    # a few decimals, as running totals of event durations have
+    st.decimals(min_value=0, max_value=10**6, places=6).map(float),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    offered=st.integers(0, 5000),
+    window_seconds=st.sampled_from([300, 1800, 1800.0, 3600, 0.5, 86400]),
+    handled=st.integers(0, 5000),
+    handle_seconds_sum=handle_sums,
+    productive=st.integers(0, 500),
+    aht_setting=st.floats(min_value=0.001, max_value=7200.0),
+    threshold=st.one_of(st.sampled_from([0.0, 20.0, 15.5]), st.floats(0.0, 600.0)),
+    target=st.one_of(st.sampled_from([0.8, 0.95, 1.0]), st.floats(0.01, 1.0)),
+)
+def test_integer_arithmetic_gives_what_fractions_gave(
+    offered, window_seconds, handled, handle_seconds_sum, productive, aht_setting, threshold, target
+):
+    queue = QueueSettings(
+        service_level_threshold_seconds=threshold,
+        service_level_target=target,
+        aht_seconds=aht_setting,
+    )
+    arguments = (offered, window_seconds, handled, handle_seconds_sum, productive, queue)
+    assert repr(live_staffing(*arguments)) == repr(_live_staffing_in_fractions(*arguments))
+
+
+def test_traffic_is_the_decimal_sum_not_its_binary_value():
+    # 8163.02 s is not a binary fraction: its nearest double gives a traffic one unit in the
+    # last place above the decimal's.
+    result = live_staffing(200, 1800, 197, 8163.02, 0, DEFAULTS)
+    assert result["traffic_erlangs"] == 4.604072194021432
+    assert float(Fraction(8163.02) / 197 * 200 / 1800) == 4.604072194021433

@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 
 from streams.config import settings_from_mapping
+from streams.kpi.engine import Engine
 from streams.replay import replay_lines
 
 START = 1_795_000_000.0  # 2026-11-18T07:06:40Z, a multiple of 10 s
@@ -84,3 +85,44 @@ def test_quiet_queue_needs_nobody() -> None:
     ]
     assert staffing["required_agents"] == 0
     assert staffing["gap"] == 2
+
+
+def test_a_live_engine_follows_each_change_of_the_staffing_inputs() -> None:
+    """Snapshots of one engine reuse a queue's staffing while its window counts stay the same:
+    a change of the handle seconds alone (one call left the window, another came) or of the
+    productive agents alone must still show."""
+    engine = Engine(settings_from_mapping({"staffing_window": "1m"}))
+
+    def call(number: int, ts: float, talk: float) -> list[bytes]:
+        offered = {"type": "call.offered", "event_id": f"o{number}", "ts": ts}
+        wrapup = {
+            "type": "call.wrapup",
+            "event_id": f"w{number}",
+            "ts": ts + 1,
+            "agent_id": "a0",
+            "talk_seconds": talk,
+            "hold_seconds": 0,
+            "acw_seconds": 0,
+        }
+        return [
+            orjson.dumps({**event, "call_id": f"c{number}", "queue": "sales"})
+            for event in (offered, wrapup)
+        ]
+
+    def staffing(as_of: float) -> dict:
+        return engine.snapshot(as_of)["queues"]["sales"]["staffing"]
+
+    assert all(outcome.accepted for outcome in engine.ingest_many(call(1, START, 100.0)))
+    first = staffing(START + 10)
+    assert (first["aht_seconds"], first["productive_agents"]) == (100.0, 0)
+    assert all(outcome.accepted for outcome in engine.ingest_many(call(2, START + 65, 200.0)))
+    second = staffing(START + 70)  # call 1 has left the 60 s window: same counts, 200 s
+    assert second["aht_seconds"] == 200.0
+    assert second["traffic_erlangs"] == 200.0 / 60
+    state = {"type": "agent.state", "event_id": "s0", "ts": START + 71, "agent_id": "a0"}
+    assert engine.ingest(
+        orjson.dumps({**state, "state": "available", "queues": ["sales"]})
+    ).accepted
+    third = staffing(START + 72)
+    assert (third["aht_seconds"], third["productive_agents"]) == (200.0, 1)
+    assert third["gap"] == 1 - third["required_agents"]

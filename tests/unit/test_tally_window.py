@@ -1,0 +1,88 @@
+"""tally.Window, which keeps a window's figures between snapshots while its tally holds the
+same number objects, gives what a Window computing everything afresh gives: after tallies
+change (also to equal numbers of another type), windows slide and spells open and close."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.config import QueueSettings
+from streams.kpi import tally as T
+
+BUCKET = 1_795_000_000
+FORMULAS = [
+    QueueSettings(service_level_formula=name) for name in ("offered", "answered", "removed")
+]
+counts = st.integers(0, 50)
+numbers = st.one_of(counts, st.floats(min_value=0, max_value=1e5, allow_nan=False))
+
+
+def tally_of(values: list) -> list:
+    tally = T.empty()
+    for index, value in enumerate(values):
+        tally[index] = value
+    # spell points: n, offsets (floats), n * bucket start
+    for points in (T.BUSY_STARTS, T.BUSY_ENDS, T.IDLE_STARTS, T.IDLE_ENDS):
+        tally[points + 2] = tally[points] * BUCKET
+    return tally
+
+
+tallies = st.builds(
+    tally_of,
+    st.lists(numbers, min_size=T.WIDTH, max_size=T.WIDTH).map(
+        lambda values: [int(v) if i < T.WAIT_SECONDS else v for i, v in enumerate(values)]
+    ),
+)
+# A step: the tally entries replaced (index -> value, or the same value as a new object), the
+# window start (in buckets after BUCKET), the end and the open spells.
+steps = st.lists(
+    st.tuples(
+        st.dictionaries(st.integers(0, T.WIDTH - 1), st.one_of(numbers, st.just("copy"))),
+        st.integers(0, 3),
+        st.floats(min_value=0, max_value=99.0),
+        st.integers(0, 5),
+        st.integers(0, 5),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def replaced(tally: list, changes: dict) -> None:
+    for index, value in changes.items():
+        if value == "copy":  # an equal number, another object (an int becomes a float)
+            old = tally[index]
+            tally[index] = float(old) if isinstance(old, int) else old + 0.0
+        else:
+            tally[index] = value
+
+
+@settings(max_examples=300, deadline=None)
+@given(tally=tallies, steps=steps, formula=st.sampled_from(FORMULAS))
+def test_kept_figures_equal_fresh_ones(tally, steps, formula):
+    queue_window, team_window = T.Window(), T.Window()
+    for changes, start_bucket, extra, busy_open, idle_open in steps:
+        replaced(tally, changes)
+        start = BUCKET + 10 * start_bucket
+        end = start + 40.0 + extra
+        arguments = (tally, formula, start, end, busy_open, idle_open)
+        assert repr(queue_window.queue(*arguments)) == repr(T.Window().queue(*arguments))
+        team_arguments = (tally, start, end, busy_open, idle_open)
+        assert repr(team_window.team(*team_arguments)) == repr(T.Window().team(*team_arguments))
+
+
+def test_each_snapshot_gets_a_new_object():
+    window, tally = T.Window(), tally_of([3, 2, 1] + [0] * 18)
+    first = window.queue(tally, FORMULAS[0], BUCKET, BUCKET + 30.0, 0, 0)
+    first["offered"] = 99
+    second = window.queue(tally, FORMULAS[0], BUCKET, BUCKET + 31.0, 0, 0)
+    assert second is not first
+    assert second["offered"] == 3
+
+
+def test_settings_of_another_formula_are_not_taken_for_the_kept_ones():
+    window, tally = T.Window(), tally_of([10, 8, 6, 2, 1, 1] + [0] * 15)
+    offered = window.queue(tally, FORMULAS[0], BUCKET, BUCKET + 30.0, 0, 0)["service_level"]
+    answered = window.queue(tally, FORMULAS[1], BUCKET, BUCKET + 30.0, 0, 0)["service_level"]
+    assert (offered, answered) == (6 / 9, 6 / 8)
