@@ -757,19 +757,21 @@ class Engine:
             if leaving is None:
                 leaving = []
             leaving.append(self._team_key(old_team))
-        # Updated in place and written back (which is what a table logs): no new list; put
-        # back as it was if storing it fails, or the agent's next event would not be routed
-        # out of the queues it leaves now.
+        # Updated in place: no new list. Written back to any mapping but a plain dict (which
+        # holds this very list), as a table logs it; put back as it was if storing it fails,
+        # or the agent's next event would not be routed out of the queues it leaves now.
         old_ts, old_state = latest[0], latest[1]
         latest[0] = event.ts
         latest[1] = state
         latest[2] = queues
         latest[3] = team
-        try:
-            router[agent_id] = latest
-        except BaseException:
-            latest[0], latest[1], latest[2], latest[3] = old_ts, old_state, old_queues, old_team
-            raise
+        if type(router) is not dict:
+            try:
+                router[agent_id] = latest
+            except BaseException:
+                latest[0], latest[1] = old_ts, old_state
+                latest[2], latest[3] = old_queues, old_team
+                raise
         return keys, leaving
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
@@ -837,15 +839,17 @@ class Engine:
             scope_data = self._new_scope(derived, scope, ts)
         # The agent's record first: if storing it fails, the counts stay as they were.
         if record is not None:
-            # Updated in place and written back (which is what a table logs): no new list.
+            # Updated in place: no new list. A plain dict holds this very list already; any
+            # other mapping (a table) is written to, which is what it logs.
             record[0] = state
             record[1] = ts
-            try:
-                agents[key] = record
-            except BaseException:
-                record[0] = ended
-                record[1] = since
-                raise
+            if type(agents) is not dict:
+                try:
+                    agents[key] = record
+                except BaseException:
+                    record[0] = ended
+                    record[1] = since
+                    raise
         elif state != ABSENT:
             agents[key] = [state, ts]
         counts = scope_data.counts
@@ -939,13 +943,16 @@ class Engine:
         derived = self._index()
         buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
-        if key in buckets:  # cheaper than .get() on a mapping not known to be a dict
+        stored = key in buckets  # cheaper than .get() on a mapping not known to be a dict
+        if stored:
             values = buckets[key]
         else:
             values = T.empty()
             self._schedule_slides(derived, scope, bucket)
         delta.add_to(values)
-        buckets[key] = values
+        # A plain dict holds the very list just added into.
+        if not stored or type(buckets) is not dict:
+            buckets[key] = values
         if not derived.rolling_ready:
             return
         rolling = derived.rolling.get(scope)
@@ -977,7 +984,8 @@ class Engine:
 
     def _fold_period(self, key: str, changes: list[T.Change], end: int) -> None:
         buckets = self._buckets
-        if key in buckets:
+        stored = key in buckets
+        if stored:
             values = buckets[key]
         else:
             values = T.empty()
@@ -992,7 +1000,9 @@ class Engine:
                 counts.add_counts(change)
                 change.add_seconds_to(values)
             counts.add_counts_to(values)
-        buckets[key] = values
+        # A plain dict holds the very list just added into.
+        if not stored or type(buckets) is not dict:
+            buckets[key] = values
 
     def _new_rolling(self) -> _Rolling:
         if self.now == -math.inf:
