@@ -33,6 +33,7 @@ from streams.kpi.events import (
     CALL_ABANDONED,
     CALL_ANSWERED,
     CALL_OFFERED,
+    CALL_WRAPUP,
     EVENT_TYPES,
     FUTURE,
     INTERNAL_ERROR,
@@ -242,9 +243,27 @@ class Outcome:
         return f"Outcome({self.status!r}, {self.reason!r}, {self.detail!r}, {self.event_type!r})"
 
 
-_ACCEPTED: Final = {
-    event_type: Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES
-}
+def _type_index(event_type: str) -> int:
+    """The position of `event_type` in EVENT_TYPES, identity tests first as in _state_index
+    (the decoder's type strings are these very objects; a dict lookup costs several times
+    more, compiled). Another string is looked up by its contents."""
+    if event_type is AGENT_STATE:
+        return 4
+    if event_type is CALL_OFFERED:
+        return 0
+    if event_type is CALL_ANSWERED:
+        return 1
+    if event_type is CALL_WRAPUP:
+        return 3
+    if event_type is CALL_ABANDONED:
+        return 2
+    return _TYPE_AT[event_type]
+
+
+assert EVENT_TYPES == (CALL_OFFERED, CALL_ANSWERED, CALL_ABANDONED, CALL_WRAPUP, AGENT_STATE)
+_TYPE_AT: Final = {event_type: index for index, event_type in enumerate(EVENT_TYPES)}
+# By _type_index.
+_ACCEPTED: Final = [Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES]
 
 
 class _RouteKeys:
@@ -398,7 +417,7 @@ class Engine:
         # mutating call ends with.
         self._changed: list[_Scope] = []
         self._batch = 0  # flush() counts up when it detaches _changed (see _Scope.batch)
-        self._type_counts = {event_type: _TypeCount() for event_type in EVENT_TYPES}
+        self._type_counts = [_TypeCount() for _ in EVENT_TYPES]  # by _type_index
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -450,7 +469,7 @@ class Engine:
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
                 )
                 continue
-            outcomes.append(_ACCEPTED[item.type])
+            outcomes.append(_ACCEPTED[_type_index(item.type)])
         self.flush()
         return outcomes
 
@@ -581,7 +600,7 @@ class Engine:
             if now is None:
                 self.now = ts
         self.stats.accepted += 1
-        self._type_counts[item.type].accepted += 1
+        self._type_counts[_type_index(item.type)].accepted += 1
         if ts > self._newest_accepted:
             self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
@@ -601,7 +620,7 @@ class Engine:
         stays there, so a redelivery does not apply again what it changed."""
         if self.stats.accepted > accepted:
             self.stats.accepted -= 1
-            self._type_counts[event.type].accepted -= 1
+            self._type_counts[_type_index(event.type)].accepted -= 1
         self.now, self.max_ts, self._newest_accepted = clock, newest_ts, newest_accepted
         return self._internal_error(f"{event.type} event {event.event_id!r}", error, event.type)
 
@@ -927,7 +946,7 @@ class Engine:
                 for day, changes in days.items():
                     self._fold_period(f"{scope}{SEP}d{SEP}{day}", changes, day + 86400)
         by_type = self.stats.by_type
-        for event_type, count in self._type_counts.items():
+        for event_type, count in zip(EVENT_TYPES, self._type_counts, strict=True):
             if count.accepted:
                 by_type[event_type] += count.accepted
                 count.accepted = 0
