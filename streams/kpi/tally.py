@@ -62,6 +62,19 @@ def add_into(total: Tally, tally: Tally, sign: int = 1) -> None:
                 total[index] -= value
 
 
+# Compiled, the stored number read as an int or a float makes the addition native, where adding
+# two boxed numbers is a generic call and `+=` on a list item stays generic too. The same sum of
+# the same type: an int read as a float is the float that adding a float to it converts it to.
+def _add_int(total: Tally, index: int, value: int) -> None:
+    stored: int = total[index]
+    total[index] = stored + value
+
+
+def _add_float(total: Tally, index: int, value: float) -> None:
+    stored: float = total[index]
+    total[index] = stored + value
+
+
 class Change:
     """A pending change to one tally: the events of a batch add into this, and it is added to
     the stored tallies once. Its fields are native ints and floats when compiled, so adding an
@@ -138,56 +151,51 @@ class Change:
 
     def add_counts_to(self, total: Tally) -> None:
         """The whole numbers of add_to."""
-        # `total[i] = total[i] + x`, not `+=`: compiled, that stays generic on a list item.
         if self.offered:
-            total[OFFERED] = total[OFFERED] + self.offered
+            _add_int(total, OFFERED, self.offered)
         if self.answered:
-            total[ANSWERED] = total[ANSWERED] + self.answered
+            _add_int(total, ANSWERED, self.answered)
         if self.answered_within_threshold:
-            total[ANSWERED_WITHIN_THRESHOLD] = (
-                total[ANSWERED_WITHIN_THRESHOLD] + self.answered_within_threshold
-            )
+            _add_int(total, ANSWERED_WITHIN_THRESHOLD, self.answered_within_threshold)
         if self.abandoned:
-            total[ABANDONED] = total[ABANDONED] + self.abandoned
+            _add_int(total, ABANDONED, self.abandoned)
         if self.short_abandoned:
-            total[SHORT_ABANDONED] = total[SHORT_ABANDONED] + self.short_abandoned
+            _add_int(total, SHORT_ABANDONED, self.short_abandoned)
         if self.abandoned_within_threshold:
-            total[ABANDONED_WITHIN_THRESHOLD] = (
-                total[ABANDONED_WITHIN_THRESHOLD] + self.abandoned_within_threshold
-            )
+            _add_int(total, ABANDONED_WITHIN_THRESHOLD, self.abandoned_within_threshold)
         if self.handled:
-            total[HANDLED] = total[HANDLED] + self.handled
+            _add_int(total, HANDLED, self.handled)
         if self.busy_starts:
-            total[BUSY_STARTS] = total[BUSY_STARTS] + self.busy_starts
+            _add_int(total, BUSY_STARTS, self.busy_starts)
         if self.busy_start_buckets:
-            total[BUSY_STARTS + 2] = total[BUSY_STARTS + 2] + self.busy_start_buckets
+            _add_int(total, BUSY_STARTS + 2, self.busy_start_buckets)
         if self.busy_ends:
-            total[BUSY_ENDS] = total[BUSY_ENDS] + self.busy_ends
+            _add_int(total, BUSY_ENDS, self.busy_ends)
         if self.busy_end_buckets:
-            total[BUSY_ENDS + 2] = total[BUSY_ENDS + 2] + self.busy_end_buckets
+            _add_int(total, BUSY_ENDS + 2, self.busy_end_buckets)
         if self.idle_starts:
-            total[IDLE_STARTS] = total[IDLE_STARTS] + self.idle_starts
+            _add_int(total, IDLE_STARTS, self.idle_starts)
         if self.idle_start_buckets:
-            total[IDLE_STARTS + 2] = total[IDLE_STARTS + 2] + self.idle_start_buckets
+            _add_int(total, IDLE_STARTS + 2, self.idle_start_buckets)
         if self.idle_ends:
-            total[IDLE_ENDS] = total[IDLE_ENDS] + self.idle_ends
+            _add_int(total, IDLE_ENDS, self.idle_ends)
         if self.idle_end_buckets:
-            total[IDLE_ENDS + 2] = total[IDLE_ENDS + 2] + self.idle_end_buckets
+            _add_int(total, IDLE_ENDS + 2, self.idle_end_buckets)
 
     def add_seconds_to(self, total: Tally) -> None:
         """The seconds of add_to: sums of floats, which depend on the order they are added in."""
         if self.wait_seconds:
-            total[WAIT_SECONDS] = total[WAIT_SECONDS] + self.wait_seconds
+            _add_float(total, WAIT_SECONDS, self.wait_seconds)
         if self.handle_seconds:
-            total[HANDLE_SECONDS] = total[HANDLE_SECONDS] + self.handle_seconds
+            _add_float(total, HANDLE_SECONDS, self.handle_seconds)
         if self.busy_start_offsets:
-            total[BUSY_STARTS + 1] = total[BUSY_STARTS + 1] + self.busy_start_offsets
+            _add_float(total, BUSY_STARTS + 1, self.busy_start_offsets)
         if self.busy_end_offsets:
-            total[BUSY_ENDS + 1] = total[BUSY_ENDS + 1] + self.busy_end_offsets
+            _add_float(total, BUSY_ENDS + 1, self.busy_end_offsets)
         if self.idle_start_offsets:
-            total[IDLE_STARTS + 1] = total[IDLE_STARTS + 1] + self.idle_start_offsets
+            _add_float(total, IDLE_STARTS + 1, self.idle_start_offsets)
         if self.idle_end_offsets:
-            total[IDLE_ENDS + 1] = total[IDLE_ENDS + 1] + self.idle_end_offsets
+            _add_float(total, IDLE_ENDS + 1, self.idle_end_offsets)
 
 
 def nested_totals(tallies: list, counts: list[int]) -> list[Tally]:
