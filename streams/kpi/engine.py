@@ -161,12 +161,12 @@ def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[t
     return targets
 
 
-def _collect(groups: dict[int, list[T.Change]], key: int, change: T.Change) -> None:
+def _group(groups: dict[int, list[T.Change]], key: int) -> list[T.Change]:
+    """The list of `groups` under `key`, added empty if missing."""
     changes = groups.get(key)
     if changes is None:
-        groups[key] = [change]
-    else:
-        changes.append(change)
+        changes = groups[key] = []
+    return changes
 
 
 def _new_counts() -> list[int]:
@@ -928,17 +928,27 @@ class Engine:
                 changed_scope.pending = {}
                 # The changes of each interval and day tally in the order of their events: a
                 # batch's buckets of a scope mostly share them, and each is read and written
-                # once.
+                # once. The group of the previous bucket's interval and day is kept at hand:
+                # compiled, a dict with int keys boxes the key and compares ints generically.
                 intervals: dict[int, list[T.Change]] = {}
                 days: dict[int, list[T.Change]] = {}
+                interval_group: list[T.Change] | None = None
+                day_group: list[T.Change] | None = None
+                grouped_interval, grouped_day = 0, 0
                 for bucket, delta in pending.items():
                     if not bucket + self._longest < now:
                         self._fold_bucket(scope, bucket, delta)
                     interval, day = grid.periods_of_bucket(bucket)
                     if interval >= current_interval:
-                        _collect(intervals, interval, delta)
+                        if interval_group is None or interval != grouped_interval:
+                            interval_group = _group(intervals, interval)
+                            grouped_interval = interval
+                        interval_group.append(delta)
                     if day >= current_day:
-                        _collect(days, day, delta)
+                        if day_group is None or day != grouped_day:
+                            day_group = _group(days, day)
+                            grouped_day = day
+                        day_group.append(delta)
                 for interval, changes in intervals.items():
                     self._fold_period(
                         f"{scope}{SEP}i{SEP}{interval}", changes, interval + interval_length
