@@ -285,6 +285,23 @@ class _RouteKeys:
         self.team_key = team_key
         self.queue_agent_keys = [f"{key}{SEP}{agent_id}" for key in queue_keys]
         self.team_agent_key = f"{team_key}{SEP}{agent_id}"
+        # The _Scope of each queue and of the team once they all exist: no lookup per update.
+        # Part of the derived indexes, so dropped with them (Engine.invalidate_caches).
+        self.queue_scopes: list[_Scope] = []
+        self.team_scope: _Scope | None = None
+
+    def find_scopes(self, derived: _Derived) -> None:
+        """Keep the scopes of these keys in `derived` if they all exist."""
+        known = derived.scopes
+        team_scope = known.get(self.team_key)
+        queue_scopes = [known.get(key) for key in self.queue_keys]
+        if team_scope is not None and None not in queue_scopes:
+            self.queue_scopes = [scope for scope in queue_scopes if scope is not None]
+            self.team_scope = team_scope
+
+    def forget_scopes(self) -> None:
+        self.queue_scopes = []
+        self.team_scope = None
 
 
 class _TypeCount:
@@ -458,12 +475,18 @@ class Engine:
                     # In the order of _targets.
                     route, leaving = self._route(item)
                     agent_keys = route.queue_agent_keys
+                    queue_scopes, team_scope = route.queue_scopes, route.team_scope
                     for at, scope in enumerate(route.queue_keys):
-                        self._apply_spell(scope, agent_id, state, ts, agent_keys[at])
+                        known = None if team_scope is None else queue_scopes[at]
+                        self._apply_spell(scope, agent_id, state, ts, agent_keys[at], known)
                     if leaving is not None:
                         for scope in leaving:
                             self._apply_spell(scope, agent_id, ABSENT, ts)
-                    self._apply_spell(route.team_key, agent_id, state, ts, route.team_agent_key)
+                    self._apply_spell(
+                        route.team_key, agent_id, state, ts, route.team_agent_key, team_scope
+                    )
+                    if team_scope is None:
+                        route.find_scopes(self._derived or self._index())
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
@@ -830,14 +853,21 @@ class Engine:
         return key, str(agent_id), state, ts
 
     def _apply_spell(
-        self, scope: str, agent_id: str, state: str, ts: float, agent_key: str = ""
+        self,
+        scope: str,
+        agent_id: str,
+        state: str,
+        ts: float,
+        agent_key: str = "",
+        known: _Scope | None = None,
     ) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
         and open the next. Idempotent: a redelivered or older update changes nothing.
-        `agent_key` is the agent's key in `agents` if the caller has it (its route)."""
+        `agent_key` is the agent's key in `agents` and `known` the scope's _Scope if the
+        caller has them (its route)."""
         derived = self._derived or self._index()
         # Not created (registered) here: an update that changes nothing must leave no trace.
-        scope_data = derived.scopes.get(scope)
+        scope_data = known if known is not None else derived.scopes.get(scope)
         key = agent_key
         if not key:
             known_key = None if scope_data is None else scope_data.agent_keys.get(agent_id)
@@ -1125,6 +1155,8 @@ class Engine:
         """Forget derived indexes; the next call rebuilds them from the mappings (after a
         worker restored its tables or its partitions changed)."""
         self._derived = None
+        for route in self._route_keys.values():
+            route.forget_scopes()
 
     def _index(self) -> _Derived:
         derived = self._derived
