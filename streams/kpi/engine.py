@@ -151,6 +151,13 @@ def _value(mapping: StateMapping, key: str) -> object:
     return None
 
 
+def _same_names(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    """first == second. Compiled, a loop of string comparisons is cheaper than comparing the
+    tuples (a generic comparison of each pair)."""
+    count = len(first)
+    return count == len(second) and all(first[at] == second[at] for at in range(count))
+
+
 def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[tuple[str, str]]:
     """(scope, state) for every queue and team an agent state concerns, in the order they are
     applied: its queues, the queues and team it leaves (ABSENT), its team."""
@@ -775,16 +782,16 @@ class Engine:
             router[agent_id] = [event.ts, state, queues, team]
             return keys, None
         old_queues, old_team = latest[2], latest[3]
-        same_queues, same_team = old_queues == queues, old_team == team
         cached = self._route_keys.get(agent_id)
-        # Made from the very objects the router holds (immutable), which equal this event's.
-        if (
-            cached is not None
-            and same_queues
-            and same_team
-            and cached.queues is old_queues
-            and cached.team is old_team
-        ):
+        # Keys made from the very objects the router holds (immutable): compared through the
+        # keys' typed fields, natively (equal tuples of equal strings: what `==` finds).
+        current = cached is not None and cached.queues is old_queues and cached.team is old_team
+        if cached is not None and current:
+            same_queues = _same_names(cached.queues, queues)
+            same_team = cached.team == team
+        else:
+            same_queues, same_team = old_queues == queues, old_team == team
+        if cached is not None and current and same_queues and same_team:
             keys = cached
             # Equal, and now what the router holds.
             keys.queues, keys.team = queues, team
