@@ -393,7 +393,8 @@ class _Derived:
         self.rolling: dict[str, _Rolling] = {}
         self.rolling_ready = False
         self.agent_counts: dict[str, list[int]] = {}
-        # queue -> {call_id: offer ts} of waiting calls, in arrival order.
+        # queue -> {leg key: offer ts} of waiting calls, in arrival order. By the key in
+        # `legs`, not the call id: that string's hash is computed already.
         self.waiting: dict[str, dict[str, float]] = {}
         self.next_stale_sweep = -math.inf
         self.known: set[str] = set()
@@ -734,37 +735,47 @@ class Engine:
 
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
     # counts as gone even before it is evicted, so results never depend on eviction timing.
+    # Its status and ts are read typed: compiled, the comparisons are native.
     def _live_leg(self, key: str) -> list | None:
         leg = _record(self._legs, key)
         if leg is None:
             return None
-        horizon = self._max_wait if leg[0] == WAITING else self._lateness
-        return leg if leg[1] >= self.now - horizon else None
+        status: int = leg[0]
+        since: float = leg[1]
+        horizon = self._max_wait if status == WAITING else self._lateness
+        return leg if since >= self.now - horizon else None
 
     def _offer_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
-        if leg is not None and leg[0] == RESOLVED:
-            del self._legs[key]  # its answer or abandon arrived first
-            return
-        if leg is not None and leg[1] <= ts:
-            return
-        self._legs[key] = [WAITING, ts]
-        queue.waiting[call_id] = ts
+        if leg is not None:
+            status: int = leg[0]
+            since: float = leg[1]
+            if status == RESOLVED:
+                del self._legs[key]  # its answer or abandon arrived first
+                return
+            if since <= ts:
+                return
+        # Boxed once for both.
+        stamp: Any = ts
+        self._legs[key] = [WAITING, stamp]
+        queue.waiting[key] = stamp
 
     def _resolve_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         waiting = queue.waiting
         if leg is None:
-            if call_id in waiting:  # cheaper than dict.pop(key, None), compiled
-                del waiting[call_id]
+            if key in waiting:  # cheaper than dict.pop(key, None), compiled
+                del waiting[key]
             self._legs[key] = [RESOLVED, ts]
             _heappush(self._index().expiry, (ts + self._lateness, _LEG, key, ts, RESOLVED))
-        elif leg[0] == WAITING:
-            del self._legs[key]
-            if call_id in waiting:
-                del waiting[call_id]
+        else:
+            status: int = leg[0]
+            if status == WAITING:
+                del self._legs[key]
+                if key in waiting:
+                    del waiting[key]
 
     # ----------------------------------------------------------------------------- agent states
     def _route(self, event: AgentStateEvent) -> tuple[_RouteKeys, list[str] | None]:
@@ -1143,13 +1154,13 @@ class Engine:
         waiting calls are in arrival order, which is nearly offer order, so this looks only at
         the oldest few; a straggler behind a newer call goes a little later."""
         legs = self._legs
-        for queue, waiting in derived.waiting.items():
+        for waiting in derived.waiting.values():
             while waiting:
-                call_id, ts = next(iter(waiting.items()))
+                key, ts = next(iter(waiting.items()))
                 if ts >= horizon:
                     break
-                del waiting[call_id]
-                legs.pop(queue + SEP + call_id, None)
+                del waiting[key]
+                legs.pop(key, None)
 
     def _expire_leg(self, key: str, ts: float, status: int) -> None:
         """Forget an answer/abandon marker whose offer never came within the lateness bound."""
@@ -1184,8 +1195,8 @@ class Engine:
             derived.seen_ts.append(ts)
         for key, (status, ts, *_) in sorted(state.legs.items(), key=lambda item: item[1][1]):
             if status == WAITING:
-                queue, call_id = key.split(SEP, 1)
-                derived.waiting.setdefault(queue, {})[call_id] = ts
+                queue = key.split(SEP, 1)[0]
+                derived.waiting.setdefault(queue, {})[key] = ts
             else:
                 derived.expiry.append((ts + self._lateness, _LEG, key, ts, RESOLVED))
         for key, (agent_state, *_) in list(state.agents.items()):
