@@ -292,23 +292,37 @@ class _RouteKeys:
         self.team_key = team_key
         self.queue_agent_keys = [f"{key}{SEP}{agent_id}" for key in queue_keys]
         self.team_agent_key = f"{team_key}{SEP}{agent_id}"
-        # The _Scope of each queue and of the team once they all exist: no lookup per update.
-        # Part of the derived indexes, so dropped with them (Engine.invalidate_caches).
+        # The _Scope of each queue and of the team once they all exist, and the agent's
+        # records in them if `agents` is a plain dict (which holds the very lists the engine
+        # updates in place, never replaced): no lookups per update. Part of the derived
+        # indexes, so dropped with them (Engine.invalidate_caches).
         self.queue_scopes: list[_Scope] = []
         self.team_scope: _Scope | None = None
+        self.queue_records: list[list] = []
+        self.team_record: list | None = None
 
-    def find_scopes(self, derived: _Derived) -> None:
-        """Keep the scopes of these keys in `derived` if they all exist."""
+    def find_scopes(self, derived: _Derived, agents: StateMapping) -> None:
+        """Keep the scopes of these keys in `derived` if they all exist, and the agent's
+        records in them in `agents` if it is a plain dict and they all exist."""
         known = derived.scopes
         team_scope = known.get(self.team_key)
         queue_scopes = [known.get(key) for key in self.queue_keys]
-        if team_scope is not None and None not in queue_scopes:
-            self.queue_scopes = [scope for scope in queue_scopes if scope is not None]
-            self.team_scope = team_scope
+        if team_scope is None or None in queue_scopes:
+            return
+        self.queue_scopes = [scope for scope in queue_scopes if scope is not None]
+        self.team_scope = team_scope
+        if type(agents) is dict:
+            team_record = agents.get(self.team_agent_key)
+            queue_records = [agents.get(key) for key in self.queue_agent_keys]
+            if team_record is not None and None not in queue_records:
+                self.queue_records = [record for record in queue_records if record is not None]
+                self.team_record = team_record
 
     def forget_scopes(self) -> None:
         self.queue_scopes = []
         self.team_scope = None
+        self.queue_records = []
+        self.team_record = None
 
 
 class _TypeCount:
@@ -483,18 +497,32 @@ class Engine:
                     # In the order of _targets.
                     route, leaving = self._route(item)
                     agent_keys = route.queue_agent_keys
-                    queue_scopes, team_scope = route.queue_scopes, route.team_scope
+                    scopes, records = route.queue_scopes, route.queue_records
                     for at, scope in enumerate(route.queue_keys):
-                        known = None if team_scope is None else queue_scopes[at]
-                        self._apply_spell(scope, agent_id, state, ts, agent_keys[at], known)
+                        self._apply_spell(
+                            scope,
+                            agent_id,
+                            state,
+                            ts,
+                            agent_keys[at],
+                            scopes[at] if scopes else None,
+                            records[at] if records else None,
+                        )
                     if leaving is not None:
                         for scope in leaving:
                             self._apply_spell(scope, agent_id, ABSENT, ts)
+                    team_scope = route.team_scope
                     self._apply_spell(
-                        route.team_key, agent_id, state, ts, route.team_agent_key, team_scope
+                        route.team_key,
+                        agent_id,
+                        state,
+                        ts,
+                        route.team_agent_key,
+                        team_scope,
+                        route.team_record,
                     )
                     if team_scope is None:
-                        route.find_scopes(self._derived or self._index())
+                        route.find_scopes(self._derived or self._index(), self._agents)
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
@@ -878,11 +906,13 @@ class Engine:
         ts: float,
         agent_key: str = "",
         known: _Scope | None = None,
+        known_record: list | None = None,
     ) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
         and open the next. Idempotent: a redelivered or older update changes nothing.
-        `agent_key` is the agent's key in `agents` and `known` the scope's _Scope if the
-        caller has them (its route)."""
+        `agent_key` is the agent's key in `agents`, `known` the scope's _Scope and
+        `known_record` the agent's record in a plain dict `agents` if the caller has them
+        (its route)."""
         derived = self._derived or self._index()
         # Not created (registered) here: an update that changes nothing must leave no trace.
         scope_data = known if known is not None else derived.scopes.get(scope)
@@ -893,7 +923,7 @@ class Engine:
             if known_key is None and scope_data is not None:
                 scope_data.agent_keys[agent_id] = key
         agents = self._agents
-        record = _record(agents, key)
+        record = known_record if known_record is not None else _record(agents, key)
         ended = ABSENT
         if record is not None:
             found: list = record  # typed apart from `record`: compiled, list operations
