@@ -457,6 +457,9 @@ class Engine:
         self._changed: list[_Scope] = []
         self._batch = 0  # flush() counts up when it detaches _changed (see _Scope.batch)
         self._type_counts = [_TypeCount() for _ in EVENT_TYPES]  # by _type_index
+        # The router record _admit read for the agent state it admitted last, which _route
+        # then updates: one read of the router per agent state.
+        self._admitted_route: list | None = None
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -495,7 +498,7 @@ class Engine:
                 else:
                     agent_id, ts, state = item.agent_id, item.ts, item.state
                     # In the order of _targets.
-                    route, leaving = self._route(item)
+                    route, leaving = self._route(item, self._admitted_route)
                     agent_keys = route.queue_agent_keys
                     scopes, records = route.queue_scopes, route.queue_records
                     for at, scope in enumerate(route.queue_keys):
@@ -557,7 +560,7 @@ class Engine:
     def _routed(self, event: AgentStateEvent) -> Outcome:
         """The accepted outcome of an agent state, with one update per queue and team."""
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
-        route, leaving = self._route(event)
+        route, leaving = self._route(event, self._admitted_route)
         outcome.scope_updates = [
             (
                 scope[2:],
@@ -639,7 +642,7 @@ class Engine:
             )
         if isinstance(item, AgentStateEvent):
             agent_id = item.agent_id
-            latest = _record(self._router, agent_id)
+            latest = self._admitted_route = _record(self._router, agent_id)
             if latest is not None:
                 # Typed: compiled, the comparison is native instead of generic.
                 latest_ts: float = latest[0]
@@ -806,13 +809,15 @@ class Engine:
                     del waiting[key]
 
     # ----------------------------------------------------------------------------- agent states
-    def _route(self, event: AgentStateEvent) -> tuple[_RouteKeys, list[str] | None]:
+    def _route(
+        self, event: AgentStateEvent, latest: list | None
+    ) -> tuple[_RouteKeys, list[str] | None]:
         """The scope keys of the agent's queues and team, which get the event's state, and
         of those the agent leaves (state ABSENT), if any; see _targets. Returned as they are,
-        not as a list of (scope, state) pairs: replay applies them without making one."""
+        not as a list of (scope, state) pairs: replay applies them without making one.
+        `latest` is the agent's router record as _admit read it (None if it has none)."""
         router = self._router
         agent_id = event.agent_id
-        latest = _record(router, agent_id)
         queues = event.queues
         state = event.state
         team = event.team
