@@ -1136,9 +1136,12 @@ class Engine:
                 break
             event_id = seen_ids[head]
             head += 1
-            stamp = _value(seen, event_id)
-            if stamp is not None and stamp == ts:
-                del seen[event_id]
+            stamp: Any = _value(seen, event_id)
+            if stamp is not None:
+                # Typed: compiled, a native comparison.
+                stored: float = stamp
+                if stored == ts:
+                    del seen[event_id]
         if head * 4 > end:
             del seen_ids[:head]
             del seen_ts[:head]
