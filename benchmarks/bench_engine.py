@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import streams.kpi
 from streams.config import settings_from_mapping
-from streams.kpi.decode import decode_event
+from streams.kpi.decode import decode_batch
 from streams.kpi.engine import Engine
 from streams.runtime import tune_garbage_collector
 from streams.synthetic import call_cycle_events
@@ -43,7 +43,7 @@ def throughput(count: int) -> None:
     tune_garbage_collector()  # as every ccpulse command does
     started = time.perf_counter()
     for start in range(0, len(lines), BATCH):
-        engine.process_many([decode_event(line) for line in lines[start : start + BATCH]])
+        engine.process_many(decode_batch(lines[start : start + BATCH]))
     elapsed = time.perf_counter() - started
     assert engine.stats.accepted == count, engine.stats
     print(
@@ -57,7 +57,7 @@ def snapshot_latency() -> None:
     lines = compact(traffic)
     engine = Engine(settings_from_mapping({}))
     for start in range(0, len(lines), BATCH):
-        engine.process_many([decode_event(line) for line in lines[start : start + BATCH]])
+        engine.process_many(decode_batch(lines[start : start + BATCH]))
     as_of = engine.live_as_of(engine.max_ts)
     del lines
     gc.collect()

@@ -36,7 +36,7 @@ WORKLOAD = """
 import gc
 import sys
 from streams.config import settings_from_mapping
-from streams.kpi.decode import decode_event
+from streams.kpi.decode import decode_batch
 from streams.kpi.engine import Engine
 from streams.runtime import tune_garbage_collector
 
@@ -48,7 +48,7 @@ tune_garbage_collector()
 collections = gc.get_stats()[0]["collections"]
 if stage != "start":
     for start in range(0, len(lines), 4096):
-        events = [decode_event(line) for line in lines[start : start + 4096]]
+        events = decode_batch(lines[start : start + 4096])
         if stage == "engine":
             engine.process_many(events)
 print(f"young collections: {gc.get_stats()[0]['collections'] - collections}")

@@ -80,6 +80,14 @@ def decode_event(raw: bytes | bytearray | memoryview | str) -> Event | Rejection
     return event
 
 
+def decode_batch(raws: list[Any]) -> list[Event | Rejection]:
+    """decode_event of each message (what decode_event takes), in order. One compiled loop:
+    cheaper than a Python-level loop calling decode_event once per message. A list, not any
+    sequence: compiled, iterating a list is cheaper, and a list of bytes is not a
+    list[bytes | str] to a type checker."""
+    return [decode_event(raw) for raw in raws]
+
+
 def _decode_document(raw: bytes | bytearray | memoryview | str) -> Event | Rejection:
     """The orjson path: decode and check one message, the reference for every outcome."""
     try:

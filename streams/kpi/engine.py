@@ -32,6 +32,7 @@ from streams.kpi.events import (
     CALL_ABANDONED,
     CALL_ANSWERED,
     CALL_OFFERED,
+    CALL_WRAPUP,
     EVENT_TYPES,
     FUTURE,
     INTERNAL_ERROR,
@@ -149,6 +150,18 @@ def _value(mapping: StateMapping, key: str) -> object:
     return None
 
 
+def _same_names(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    """first == second. Compiled, a loop of string comparisons is cheaper than comparing the
+    tuples (a generic comparison of each pair)."""
+    if len(first) != len(second):
+        return False
+    # A loop, not all() of a generator: the same compiled, cheaper uncompiled.
+    for at in range(len(first)):  # noqa: SIM110
+        if first[at] != second[at]:
+            return False
+    return True
+
+
 def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[tuple[str, str]]:
     """(scope, state) for every queue and team an agent state concerns, in the order they are
     applied: its queues, the queues and team it leaves (ABSENT), its team."""
@@ -159,12 +172,12 @@ def _targets(route: _RouteKeys, leaving: list[str] | None, state: str) -> list[t
     return targets
 
 
-def _collect(groups: dict[int, list[T.Change]], key: int, change: T.Change) -> None:
+def _group(groups: dict[int, list[T.Change]], key: int) -> list[T.Change]:
+    """The list of `groups` under `key`, added empty if missing."""
     changes = groups.get(key)
     if changes is None:
-        groups[key] = [change]
-    else:
-        changes.append(change)
+        changes = groups[key] = []
+    return changes
 
 
 def _new_counts() -> list[int]:
@@ -240,9 +253,27 @@ class Outcome:
         return f"Outcome({self.status!r}, {self.reason!r}, {self.detail!r}, {self.event_type!r})"
 
 
-_ACCEPTED: Final = {
-    event_type: Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES
-}
+def _type_index(event_type: str) -> int:
+    """The position of `event_type` in EVENT_TYPES, identity tests first as in _state_index
+    (the decoder's type strings are these very objects; a dict lookup costs several times
+    more, compiled). Another string is looked up by its contents."""
+    if event_type is AGENT_STATE:
+        return 4
+    if event_type is CALL_OFFERED:
+        return 0
+    if event_type is CALL_ANSWERED:
+        return 1
+    if event_type is CALL_WRAPUP:
+        return 3
+    if event_type is CALL_ABANDONED:
+        return 2
+    return _TYPE_AT[event_type]
+
+
+assert EVENT_TYPES == (CALL_OFFERED, CALL_ANSWERED, CALL_ABANDONED, CALL_WRAPUP, AGENT_STATE)
+_TYPE_AT: Final = {event_type: index for index, event_type in enumerate(EVENT_TYPES)}
+# By _type_index.
+_ACCEPTED: Final = [Outcome("accepted", event_type=event_type) for event_type in EVENT_TYPES]
 
 
 class FoldFailed(Exception):
@@ -278,6 +309,37 @@ class _RouteKeys:
         self.team_key = team_key
         self.queue_agent_keys = [f"{key}{SEP}{agent_id}" for key in queue_keys]
         self.team_agent_key = f"{team_key}{SEP}{agent_id}"
+        # The _Scope of each queue and of the team once they all exist, and the agent's
+        # records in them if `agents` is a plain dict (which holds the very lists the engine
+        # updates in place, never replaced): no lookups per update. Part of the derived
+        # indexes, so dropped with them (Engine.invalidate_caches).
+        self.queue_scopes: list[_Scope] = []
+        self.team_scope: _Scope | None = None
+        self.queue_records: list[list] = []
+        self.team_record: list | None = None
+
+    def find_scopes(self, derived: _Derived, agents: StateMapping) -> None:
+        """Keep the scopes of these keys in `derived` if they all exist, and the agent's
+        records in them in `agents` if it is a plain dict and they all exist."""
+        known = derived.scopes
+        team_scope = known.get(self.team_key)
+        queue_scopes = [known.get(key) for key in self.queue_keys]
+        if team_scope is None or None in queue_scopes:
+            return
+        self.queue_scopes = [scope for scope in queue_scopes if scope is not None]
+        self.team_scope = team_scope
+        if type(agents) is dict:
+            team_record = agents.get(self.team_agent_key)
+            queue_records = [agents.get(key) for key in self.queue_agent_keys]
+            if team_record is not None and None not in queue_records:
+                self.queue_records = [record for record in queue_records if record is not None]
+                self.team_record = team_record
+
+    def forget_scopes(self) -> None:
+        self.queue_scopes = []
+        self.team_scope = None
+        self.queue_records = []
+        self.team_record = None
 
 
 class _TypeCount:
@@ -368,7 +430,8 @@ class _Derived:
         self.rolling: dict[str, _Rolling] = {}
         self.rolling_ready = False
         self.agent_counts: dict[str, list[int]] = {}
-        # queue -> {call_id: offer ts} of waiting calls, in arrival order.
+        # queue -> {leg key: offer ts} of waiting calls, in arrival order. By the key in
+        # `legs`, not the call id: that string's hash is computed already.
         self.waiting: dict[str, dict[str, float]] = {}
         self.next_stale_sweep = -math.inf
         self.known: set[str] = set()
@@ -466,7 +529,10 @@ class Engine:
         # mutating call ends with.
         self._changed: list[_Scope] = []
         self._batch = 0  # flush() counts up when it detaches _changed (see _Scope.batch)
-        self._type_counts = {event_type: _TypeCount() for event_type in EVENT_TYPES}
+        self._type_counts = [_TypeCount() for _ in EVENT_TYPES]  # by _type_index
+        # The router record _admit read for the agent state it admitted last, which _route
+        # then updates: one read of the router per agent state.
+        self._admitted_route: list | None = None
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -505,20 +571,40 @@ class Engine:
                 else:
                     agent_id, ts, state = item.agent_id, item.ts, item.state
                     # In the order of _targets.
-                    route, leaving = self._route(item)
+                    route, leaving = self._route(item, self._admitted_route)
                     agent_keys = route.queue_agent_keys
+                    scopes, records = route.queue_scopes, route.queue_records
                     for at, scope in enumerate(route.queue_keys):
-                        self._apply_spell(scope, agent_id, state, ts, agent_keys[at])
+                        self._apply_spell(
+                            scope,
+                            agent_id,
+                            state,
+                            ts,
+                            agent_keys[at],
+                            scopes[at] if scopes else None,
+                            records[at] if records else None,
+                        )
                     if leaving is not None:
                         for scope in leaving:
                             self._apply_spell(scope, agent_id, ABSENT, ts)
-                    self._apply_spell(route.team_key, agent_id, state, ts, route.team_agent_key)
+                    team_scope = route.team_scope
+                    self._apply_spell(
+                        route.team_key,
+                        agent_id,
+                        state,
+                        ts,
+                        route.team_agent_key,
+                        team_scope,
+                        route.team_record,
+                    )
+                    if team_scope is None:
+                        route.find_scopes(self._derived or self._index(), self._agents)
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
                 )
                 continue
-            outcomes.append(_ACCEPTED[item.type])
+            outcomes.append(_ACCEPTED[_type_index(item.type)])
         try:
             self.flush()
         except Exception as error:
@@ -553,7 +639,7 @@ class Engine:
     def _routed(self, event: AgentStateEvent) -> Outcome:
         """The accepted outcome of an agent state, with one update per queue and team."""
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
-        route, leaving = self._route(event)
+        route, leaving = self._route(event, self._admitted_route)
         outcome.scope_updates = [
             (
                 scope[2:],
@@ -638,7 +724,7 @@ class Engine:
             )
         if isinstance(item, AgentStateEvent):
             agent_id = item.agent_id
-            latest = _record(self._router, agent_id)
+            latest = self._admitted_route = _record(self._router, agent_id)
             if latest is not None:
                 # Typed: compiled, the comparison is native instead of generic.
                 latest_ts: float = latest[0]
@@ -658,7 +744,7 @@ class Engine:
             if now is None:
                 self.now = ts
         self.stats.accepted += 1
-        self._type_counts[item.type].accepted += 1
+        self._type_counts[_type_index(item.type)].accepted += 1
         if ts > self._newest_accepted:
             self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
@@ -678,7 +764,7 @@ class Engine:
         stays there, so a redelivery does not apply again what it changed."""
         if self.stats.accepted > accepted:
             self.stats.accepted -= 1
-            self._type_counts[event.type].accepted -= 1
+            self._type_counts[_type_index(event.type)].accepted -= 1
         self.now, self.max_ts, self._newest_accepted = clock, newest_ts, newest_accepted
         return self._internal_error(f"{event.type} event {event.event_id!r}", error, event.type)
 
@@ -762,22 +848,30 @@ class Engine:
 
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
     # counts as gone even before it is evicted, so results never depend on eviction timing.
+    # Its status and ts are read typed: compiled, the comparisons are native.
     def _live_leg(self, key: str) -> list | None:
         leg = _record(self._legs, key)
         if leg is None:
             return None
-        horizon = self._max_wait if leg[0] == WAITING else self._lateness
-        return leg if leg[1] >= self.now - horizon else None
+        status: int = leg[0]
+        since: float = leg[1]
+        horizon = self._max_wait if status == WAITING else self._lateness
+        return leg if since >= self.now - horizon else None
 
     def _offer_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
-        if leg is not None and leg[0] == RESOLVED:
-            return  # answered or abandoned already (its answer may have arrived first)
-        if leg is not None and leg[1] <= ts:
-            return
-        self._legs[key] = [WAITING, ts]
-        queue.waiting[call_id] = ts
+        if leg is not None:
+            status: int = leg[0]
+            since: float = leg[1]
+            if status == RESOLVED:
+                return  # answered or abandoned already (its answer may have arrived first)
+            if since <= ts:
+                return
+        # Boxed once for both.
+        stamp: Any = ts
+        self._legs[key] = [WAITING, stamp]
+        queue.waiting[key] = stamp
 
     def _resolve_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
         key = queue.leg_prefix + call_id
@@ -786,9 +880,10 @@ class Engine:
         # offer of the same leg that arrives later is absorbed, so arrival order never matters.
         if leg is None:
             self._legs[key] = [RESOLVED, ts]
-        elif leg[0] == RESOLVED:
-            return
         else:
+            status: int = leg[0]
+            if status == RESOLVED:
+                return
             # The waiting leg's record, updated in place and written back (what a table logs);
             # put back as it was if storing it fails, so nothing of the event is counted.
             offered_at = leg[1]
@@ -801,20 +896,22 @@ class Engine:
                 leg[1] = offered_at
                 raise
         waiting = queue.waiting
-        if call_id in waiting:  # cheaper than dict.pop(key, None), compiled
-            del waiting[call_id]
+        if key in waiting:  # cheaper than dict.pop(key, None), compiled
+            del waiting[key]
         derived = self._derived or self._index()
         derived.resolved_keys.append(key)
         derived.resolved_ts.append(ts)
 
     # ----------------------------------------------------------------------------- agent states
-    def _route(self, event: AgentStateEvent) -> tuple[_RouteKeys, list[str] | None]:
+    def _route(
+        self, event: AgentStateEvent, latest: list | None
+    ) -> tuple[_RouteKeys, list[str] | None]:
         """The scope keys of the agent's queues and team, which get the event's state, and
         of those the agent leaves (state ABSENT), if any; see _targets. Returned as they are,
-        not as a list of (scope, state) pairs: replay applies them without making one."""
+        not as a list of (scope, state) pairs: replay applies them without making one.
+        `latest` is the agent's router record as _admit read it (None if it has none)."""
         router = self._router
         agent_id = event.agent_id
-        latest = _record(router, agent_id)
         queues = event.queues
         state = event.state
         team = event.team
@@ -823,16 +920,16 @@ class Engine:
             router[agent_id] = [event.ts, state, queues, team]
             return keys, None
         old_queues, old_team = latest[2], latest[3]
-        same_queues, same_team = old_queues == queues, old_team == team
         cached = self._route_keys.get(agent_id)
-        # Made from the very objects the router holds (immutable), which equal this event's.
-        if (
-            cached is not None
-            and same_queues
-            and same_team
-            and cached.queues is old_queues
-            and cached.team is old_team
-        ):
+        # Keys made from the very objects the router holds (immutable): compared through the
+        # keys' typed fields, natively (equal tuples of equal strings: what `==` finds).
+        current = cached is not None and cached.queues is old_queues and cached.team is old_team
+        if cached is not None and current:
+            same_queues = _same_names(cached.queues, queues)
+            same_team = cached.team == team
+        else:
+            same_queues, same_team = old_queues == queues, old_team == team
+        if cached is not None and current and same_queues and same_team:
             keys = cached
             # Equal, and now what the router holds.
             keys.queues, keys.team = queues, team
@@ -847,19 +944,21 @@ class Engine:
             if leaving is None:
                 leaving = []
             leaving.append(self._team_key(old_team))
-        # Updated in place and written back (which is what a table logs): no new list; put
-        # back as it was if storing it fails, or the agent's next event would not be routed
-        # out of the queues it leaves now.
+        # Updated in place: no new list. Written back to any mapping but a plain dict (which
+        # holds this very list), as a table logs it; put back as it was if storing it fails,
+        # or the agent's next event would not be routed out of the queues it leaves now.
         old_ts, old_state = latest[0], latest[1]
         latest[0] = event.ts
         latest[1] = state
         latest[2] = queues
         latest[3] = team
-        try:
-            router[agent_id] = latest
-        except BaseException:
-            latest[0], latest[1], latest[2], latest[3] = old_ts, old_state, old_queues, old_team
-            raise
+        if type(router) is not dict:
+            try:
+                router[agent_id] = latest
+            except BaseException:
+                latest[0], latest[1] = old_ts, old_state
+                latest[2], latest[3] = old_queues, old_team
+                raise
         return keys, leaving
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
@@ -899,14 +998,23 @@ class Engine:
         return key, str(agent_id), state, ts
 
     def _apply_spell(
-        self, scope: str, agent_id: str, state: str, ts: float, agent_key: str = ""
+        self,
+        scope: str,
+        agent_id: str,
+        state: str,
+        ts: float,
+        agent_key: str = "",
+        known: _Scope | None = None,
+        known_record: list | None = None,
     ) -> bool:
         """The agent is in `state` in this scope from `ts` on: close its previous spell there
         and open the next. Idempotent: a redelivered or older update changes nothing.
-        `agent_key` is the agent's key in `agents` if the caller has it (its route)."""
+        `agent_key` is the agent's key in `agents`, `known` the scope's _Scope and
+        `known_record` the agent's record in a plain dict `agents` if the caller has them
+        (its route)."""
         derived = self._derived or self._index()
         # Not created (registered) here: an update that changes nothing must leave no trace.
-        scope_data = derived.scopes.get(scope)
+        scope_data = known if known is not None else derived.scopes.get(scope)
         key = agent_key
         if not key:
             known_key = None if scope_data is None else scope_data.agent_keys.get(agent_id)
@@ -914,7 +1022,7 @@ class Engine:
             if known_key is None and scope_data is not None:
                 scope_data.agent_keys[agent_id] = key
         agents = self._agents
-        record = _record(agents, key)
+        record = known_record if known_record is not None else _record(agents, key)
         ended = ABSENT
         if record is not None:
             found: list = record  # typed apart from `record`: compiled, list operations
@@ -927,15 +1035,17 @@ class Engine:
             scope_data = self._new_scope(derived, scope, ts)
         # The agent's record first: if storing it fails, the counts stay as they were.
         if record is not None:
-            # Updated in place and written back (which is what a table logs): no new list.
+            # Updated in place: no new list. A plain dict holds this very list already; any
+            # other mapping (a table) is written to, which is what it logs.
             record[0] = state
             record[1] = ts
-            try:
-                agents[key] = record
-            except BaseException:
-                record[0] = ended
-                record[1] = since
-                raise
+            if type(agents) is not dict:
+                try:
+                    agents[key] = record
+                except BaseException:
+                    record[0] = ended
+                    record[1] = since
+                    raise
         elif state != ABSENT:
             agents[key] = [state, ts]
         counts = scope_data.counts
@@ -995,17 +1105,27 @@ class Engine:
                 changed_scope.pending = {}
                 # The changes of each interval and day tally in the order of their events: a
                 # batch's buckets of a scope mostly share them, and each is read and written
-                # once.
+                # once. The group of the previous bucket's interval and day is kept at hand:
+                # compiled, a dict with int keys boxes the key and compares ints generically.
                 intervals: dict[int, list[T.Change]] = {}
                 days: dict[int, list[T.Change]] = {}
+                interval_group: list[T.Change] | None = None
+                day_group: list[T.Change] | None = None
+                grouped_interval, grouped_day = 0, 0
                 for bucket, delta in pending.items():
                     if not bucket + self._longest < now:
                         self._fold_bucket(scope, bucket, delta)
                     interval, day = grid.periods_of_bucket(bucket)
                     if interval >= current_interval:
-                        _collect(intervals, interval, delta)
+                        if interval_group is None or interval != grouped_interval:
+                            interval_group = _group(intervals, interval)
+                            grouped_interval = interval
+                        interval_group.append(delta)
                     if day >= current_day:
-                        _collect(days, day, delta)
+                        if day_group is None or day != grouped_day:
+                            day_group = _group(days, day)
+                            grouped_day = day
+                        day_group.append(delta)
                 for interval, changes in intervals.items():
                     self._fold_period(
                         f"{scope}{SEP}i{SEP}{interval}", changes, interval + interval_length
@@ -1013,7 +1133,7 @@ class Engine:
                 for day, changes in days.items():
                     self._fold_period(f"{scope}{SEP}d{SEP}{day}", changes, day + 86400)
         by_type = self.stats.by_type
-        for event_type, count in self._type_counts.items():
+        for event_type, count in zip(EVENT_TYPES, self._type_counts, strict=True):
             if count.accepted:
                 by_type[event_type] += count.accepted
                 count.accepted = 0
@@ -1029,13 +1149,16 @@ class Engine:
         derived = self._index()
         buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
-        if key in buckets:  # cheaper than .get() on a mapping not known to be a dict
+        stored = key in buckets  # cheaper than .get() on a mapping not known to be a dict
+        if stored:
             values = buckets[key]
         else:
             values = T.empty()
             self._schedule_slides(derived, scope, bucket)
         delta.add_to(values)
-        buckets[key] = values
+        # A plain dict holds the very list just added into.
+        if not stored or type(buckets) is not dict:
+            buckets[key] = values
         if not derived.rolling_ready:
             return
         rolling = derived.rolling.get(scope)
@@ -1067,7 +1190,8 @@ class Engine:
 
     def _fold_period(self, key: str, changes: list[T.Change], end: int) -> None:
         buckets = self._buckets
-        if key in buckets:
+        stored = key in buckets
+        if stored:
             values = buckets[key]
         else:
             values = T.empty()
@@ -1082,7 +1206,9 @@ class Engine:
                 counts.add_counts(change)
                 change.add_seconds_to(values)
             counts.add_counts_to(values)
-        buckets[key] = values
+        # A plain dict holds the very list just added into.
+        if not stored or type(buckets) is not dict:
+            buckets[key] = values
 
     def _new_rolling(self) -> _Rolling:
         if self.now == -math.inf:
@@ -1104,9 +1230,12 @@ class Engine:
                 break
             event_id = seen_ids[head]
             head += 1
-            stamp = _value(seen, event_id)
-            if stamp is not None and stamp == ts:
-                del seen[event_id]
+            stamp: Any = _value(seen, event_id)
+            if stamp is not None:
+                # Typed: compiled, a native comparison.
+                stored: float = stamp
+                if stored == ts:
+                    del seen[event_id]
         if head * 4 > end:
             del seen_ids[:head]
             del seen_ts[:head]
@@ -1172,19 +1301,21 @@ class Engine:
         waiting calls are in arrival order, which is nearly offer order, so this looks only at
         the oldest few; a straggler behind a newer call goes a little later."""
         legs = self._legs
-        for queue, waiting in derived.waiting.items():
+        for waiting in derived.waiting.values():
             while waiting:
-                call_id, ts = next(iter(waiting.items()))
+                key, ts = next(iter(waiting.items()))
                 if ts >= horizon:
                     break
-                del waiting[call_id]
-                legs.pop(queue + SEP + call_id, None)
+                del waiting[key]
+                legs.pop(key, None)
 
     # ----------------------------------------------------------------------------- derived
     def invalidate_caches(self) -> None:
         """Forget derived indexes; the next call rebuilds them from the mappings (after a
         worker restored its tables or its partitions changed)."""
         self._derived = None
+        for route in self._route_keys.values():
+            route.forget_scopes()
 
     def _index(self) -> _Derived:
         derived = self._derived
@@ -1205,8 +1336,8 @@ class Engine:
             derived.seen_ts.append(ts)
         for key, (status, ts, *_) in sorted(state.legs.items(), key=lambda item: item[1][1]):
             if status == WAITING:
-                queue, call_id = key.split(SEP, 1)
-                derived.waiting.setdefault(queue, {})[call_id] = ts
+                queue = key.split(SEP, 1)[0]
+                derived.waiting.setdefault(queue, {})[key] = ts
             else:
                 derived.resolved_keys.append(key)
                 derived.resolved_ts.append(ts)

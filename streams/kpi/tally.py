@@ -138,56 +138,78 @@ class Change:
 
     def add_counts_to(self, total: Tally) -> None:
         """The whole numbers of add_to."""
-        # `total[i] = total[i] + x`, not `+=`: compiled, that stays generic on a list item.
+        # Each stored number is read as an int (as a float in add_seconds_to): compiled, the
+        # addition is then native, where adding two boxed numbers is a generic call and `+=` on
+        # a list item stays generic too. The same sum of the same type: an int read as a float
+        # is the float that adding a float to it converts it to.
+        stored: int
         if self.offered:
-            total[OFFERED] = total[OFFERED] + self.offered
+            stored = total[OFFERED]
+            total[OFFERED] = stored + self.offered
         if self.answered:
-            total[ANSWERED] = total[ANSWERED] + self.answered
+            stored = total[ANSWERED]
+            total[ANSWERED] = stored + self.answered
         if self.answered_within_threshold:
-            total[ANSWERED_WITHIN_THRESHOLD] = (
-                total[ANSWERED_WITHIN_THRESHOLD] + self.answered_within_threshold
-            )
+            stored = total[ANSWERED_WITHIN_THRESHOLD]
+            total[ANSWERED_WITHIN_THRESHOLD] = stored + self.answered_within_threshold
         if self.abandoned:
-            total[ABANDONED] = total[ABANDONED] + self.abandoned
+            stored = total[ABANDONED]
+            total[ABANDONED] = stored + self.abandoned
         if self.short_abandoned:
-            total[SHORT_ABANDONED] = total[SHORT_ABANDONED] + self.short_abandoned
+            stored = total[SHORT_ABANDONED]
+            total[SHORT_ABANDONED] = stored + self.short_abandoned
         if self.abandoned_within_threshold:
-            total[ABANDONED_WITHIN_THRESHOLD] = (
-                total[ABANDONED_WITHIN_THRESHOLD] + self.abandoned_within_threshold
-            )
+            stored = total[ABANDONED_WITHIN_THRESHOLD]
+            total[ABANDONED_WITHIN_THRESHOLD] = stored + self.abandoned_within_threshold
         if self.handled:
-            total[HANDLED] = total[HANDLED] + self.handled
+            stored = total[HANDLED]
+            total[HANDLED] = stored + self.handled
         if self.busy_starts:
-            total[BUSY_STARTS] = total[BUSY_STARTS] + self.busy_starts
+            stored = total[BUSY_STARTS]
+            total[BUSY_STARTS] = stored + self.busy_starts
         if self.busy_start_buckets:
-            total[BUSY_STARTS + 2] = total[BUSY_STARTS + 2] + self.busy_start_buckets
+            stored = total[BUSY_STARTS + 2]
+            total[BUSY_STARTS + 2] = stored + self.busy_start_buckets
         if self.busy_ends:
-            total[BUSY_ENDS] = total[BUSY_ENDS] + self.busy_ends
+            stored = total[BUSY_ENDS]
+            total[BUSY_ENDS] = stored + self.busy_ends
         if self.busy_end_buckets:
-            total[BUSY_ENDS + 2] = total[BUSY_ENDS + 2] + self.busy_end_buckets
+            stored = total[BUSY_ENDS + 2]
+            total[BUSY_ENDS + 2] = stored + self.busy_end_buckets
         if self.idle_starts:
-            total[IDLE_STARTS] = total[IDLE_STARTS] + self.idle_starts
+            stored = total[IDLE_STARTS]
+            total[IDLE_STARTS] = stored + self.idle_starts
         if self.idle_start_buckets:
-            total[IDLE_STARTS + 2] = total[IDLE_STARTS + 2] + self.idle_start_buckets
+            stored = total[IDLE_STARTS + 2]
+            total[IDLE_STARTS + 2] = stored + self.idle_start_buckets
         if self.idle_ends:
-            total[IDLE_ENDS] = total[IDLE_ENDS] + self.idle_ends
+            stored = total[IDLE_ENDS]
+            total[IDLE_ENDS] = stored + self.idle_ends
         if self.idle_end_buckets:
-            total[IDLE_ENDS + 2] = total[IDLE_ENDS + 2] + self.idle_end_buckets
+            stored = total[IDLE_ENDS + 2]
+            total[IDLE_ENDS + 2] = stored + self.idle_end_buckets
 
     def add_seconds_to(self, total: Tally) -> None:
         """The seconds of add_to: sums of floats, which depend on the order they are added in."""
+        stored: float
         if self.wait_seconds:
-            total[WAIT_SECONDS] = total[WAIT_SECONDS] + self.wait_seconds
+            stored = total[WAIT_SECONDS]
+            total[WAIT_SECONDS] = stored + self.wait_seconds
         if self.handle_seconds:
-            total[HANDLE_SECONDS] = total[HANDLE_SECONDS] + self.handle_seconds
+            stored = total[HANDLE_SECONDS]
+            total[HANDLE_SECONDS] = stored + self.handle_seconds
         if self.busy_start_offsets:
-            total[BUSY_STARTS + 1] = total[BUSY_STARTS + 1] + self.busy_start_offsets
+            stored = total[BUSY_STARTS + 1]
+            total[BUSY_STARTS + 1] = stored + self.busy_start_offsets
         if self.busy_end_offsets:
-            total[BUSY_ENDS + 1] = total[BUSY_ENDS + 1] + self.busy_end_offsets
+            stored = total[BUSY_ENDS + 1]
+            total[BUSY_ENDS + 1] = stored + self.busy_end_offsets
         if self.idle_start_offsets:
-            total[IDLE_STARTS + 1] = total[IDLE_STARTS + 1] + self.idle_start_offsets
+            stored = total[IDLE_STARTS + 1]
+            total[IDLE_STARTS + 1] = stored + self.idle_start_offsets
         if self.idle_end_offsets:
-            total[IDLE_ENDS + 1] = total[IDLE_ENDS + 1] + self.idle_end_offsets
+            stored = total[IDLE_ENDS + 1]
+            total[IDLE_ENDS + 1] = stored + self.idle_end_offsets
 
 
 def nested_totals(tallies: list, counts: list[int]) -> list[Tally]:
