@@ -25,7 +25,7 @@ from typing import Any, Final
 from streams.config import QueueSettings, Settings
 from streams.kpi import tally as T
 from streams.kpi.decode import KEY_SEPARATOR as SEP
-from streams.kpi.decode import MAX_TS, decode_event
+from streams.kpi.decode import MAX_TS, decode_batch, decode_event
 from streams.kpi.events import (
     AGENT_STATE,
     AVAILABLE,
@@ -540,7 +540,7 @@ class Engine:
         return self.process(decode_event(raw), now)
 
     def ingest_many(self, raws: Iterable[bytes | str], now: float | None = None) -> list[Outcome]:
-        return self.process_many([decode_event(raw) for raw in raws], now)
+        return self.process_many(decode_batch(list(raws)), now)
 
     def process(self, item: Event | Rejection, now: float | None = None) -> Outcome:
         return self.process_many((item,), now)[0]
@@ -1481,7 +1481,9 @@ class Engine:
             )
         snapshot = self._queue_state(queue, counts, as_of)
         snapshot["windows"] = windows
-        snapshot["staffing"] = self._staffing(scope, view, settings, rolling, counts, frame)
+        # Productive agents (available, on a call or in wrap-up): the open spells' agents.
+        productive = busy_open + idle_open
+        snapshot["staffing"] = self._staffing(scope, view, settings, rolling, productive, frame)
         return snapshot
 
     def _staffing(
@@ -1490,14 +1492,13 @@ class Engine:
         view: _View,
         settings: QueueSettings,
         rolling: _Rolling | None,
-        counts: list[int],
+        productive: int,
         frame: _Frame,
     ) -> dict[str, Any]:
         index = self._staffing_index
         values = self._rolling_total(scope, rolling, index, frame)
         offered, handled = int(values[T.OFFERED]), int(values[T.HANDLED])
         handle_seconds = values[T.HANDLE_SECONDS]
-        productive = counts[_AVAILABLE_AT] + counts[_ON_CALL_AT] + counts[_WRAP_UP_AT]
         last = view.staffing
         if (
             last is None
@@ -1527,8 +1528,12 @@ class Engine:
                 if as_of - ts <= self._max_wait:
                     waiting += 1
                     oldest = min(oldest, ts)
-        productive = counts[_AVAILABLE_AT] + counts[_ON_CALL_AT] + counts[_WRAP_UP_AT]
-        staffed = productive + counts[_NOT_READY_AT]
+        staffed = (
+            counts[_AVAILABLE_AT]
+            + counts[_ON_CALL_AT]
+            + counts[_WRAP_UP_AT]
+            + counts[_NOT_READY_AT]
+        )
         return {
             "calls_waiting": waiting,
             "oldest_waiting_seconds": as_of - oldest if waiting else None,

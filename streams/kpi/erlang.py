@@ -335,8 +335,15 @@ def _late_probability(
 
 def minimum_agents_erlang_c(traffic: float, aht: float, threshold: float, target: float) -> int:
     """Fewest agents whose Erlang C service level (the `service_level` of `erlang_c`) is at
-    least `target`, for inputs minimum_agents has checked: traffic and AHT above 0, a threshold
-    of 0 or more, a target in (0, 1)."""
+    least `target`."""
+    # Outside these the search never ends (a negative threshold or a target of 1 is never
+    # reached) or divides by zero. minimum_agents says which argument is wrong first.
+    if not (traffic >= 0 and aht > 0 and threshold >= 0 and 0 < target < 1):
+        raise ValueError(
+            "Erlang C needs traffic of 0 or more, an AHT above 0, a threshold of 0 or more and "
+            f"a target in (0, 1); got traffic {traffic}, AHT {aht} s, threshold {threshold} s, "
+            f"target {target}"
+        )
     # One pass of the Erlang B recursion; each candidate above the traffic is then O(1) (no
     # Performance made: live staffing runs this for every queue whose counts changed).
     blocking, agents = 1.0, 0

@@ -85,20 +85,10 @@ def staffing_load(
     elif aht == 0:
         required = 1
     else:
-        # erlang.minimum_agents' checks of what the configuration already guarantees.
+        # minimum_agents_erlang_c refuses what the configuration cannot hold (a negative
+        # threshold, a target of 0).
         threshold, threshold_scale = exact_ratio(settings.service_level_threshold_seconds)
         target, target_scale = exact_ratio(settings.service_level_target)
-        if aht < 0:
-            raise ValueError(f"AHT must be above 0 seconds, got {aht / aht_scale}")
-        if threshold < 0:
-            raise ValueError(
-                "service level threshold must be 0 or more, "
-                f"got {settings.service_level_threshold_seconds}"
-            )
-        if not 0 < target < target_scale:
-            raise ValueError(
-                f"target service level must be in (0, 1), got {settings.service_level_target}"
-            )
         required = minimum_agents_erlang_c(
             traffic / traffic_scale,
             aht / aht_scale,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
@@ -114,6 +115,21 @@ def test_zero_measured_handle_time_still_needs_one_agent():
 def test_rejects_impossible_counts(arguments):
     with pytest.raises(ValueError):
         live_staffing(*arguments, DEFAULTS)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"service_level_threshold_seconds": -1.0}, "Erlang C needs"),
+        ({"service_level_target": 0.0}, "Erlang C needs"),
+        ({"service_level_threshold_seconds": float("nan")}, "not a finite number"),
+    ],
+)
+def test_rejects_settings_the_configuration_cannot_hold(changes, message):
+    # Built directly, past config validation: the search for required agents would never end.
+    queue = dataclasses.replace(DEFAULTS, **changes)
+    with pytest.raises(ValueError, match=message):
+        live_staffing(100, 1800.0, 50, 9000.0, 0, queue)
 
 
 @settings(max_examples=60, deadline=None)
