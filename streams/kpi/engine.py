@@ -356,8 +356,10 @@ class _Rolling:
     __slots__ = ("starts", "totals")
 
     def __init__(self, starts: list[float]) -> None:
+        # Floats only, -inf before the first event: compiled, reading an int stored here as
+        # a float converts it through a generic call.
         self.starts = starts
-        self.totals = [T.empty() for _ in starts]
+        self.totals = [T.RunningTotal() for _ in starts]
 
 
 class _Scope:
@@ -425,8 +427,9 @@ class _Derived:
         self.resolved_keys: list[str] = []
         self.resolved_ts: list = []
         self.resolved_head = 0
-        # Running totals exist only once something reads windows (the first snapshot): replay
-        # takes one snapshot at the end, so it never pays for keeping them up to date.
+        # Running totals, kept up to date from the first bucket on, so that no snapshot has to
+        # read every bucket. Over restored mappings (a restart, a rebalance) they are built
+        # from the buckets by the first snapshot, or by prepare_snapshots().
         self.rolling: dict[str, _Rolling] = {}
         self.rolling_ready = False
         self.agent_counts: dict[str, list[int]] = {}
@@ -487,6 +490,7 @@ class _Frame:
         self.periods = periods  # start of the interval and of the day
         self.window_starts = starts[: len(names) - 2] + periods  # by index in names
         self.holders: dict[int, set[str]] = {}  # bucket -> scopes with its tally (_holders)
+        self.oldest: int | None = None  # see _oldest_bucket
 
 
 class Engine:
@@ -1155,18 +1159,29 @@ class Engine:
         else:
             values = T.empty()
             self._schedule_slides(derived, scope, bucket)
+        # What the windows holding the bucket change by: its numbers after, less before.
+        change: T.RunningTotal | None = None
+        if derived.rolling_ready:
+            change = T.RunningTotal()
+            if stored:
+                change.add_tally(values, -1)
         delta.add_to(values)
         # A plain dict holds the very list just added into.
         if not stored or type(buckets) is not dict:
             buckets[key] = values
-        if not derived.rolling_ready:
+        if change is None:
             return
+        change.add_tally(values, 1)
         rolling = derived.rolling.get(scope)
         if rolling is None:
             rolling = derived.rolling[scope] = self._new_rolling()
-        for start, total in zip(rolling.starts, rolling.totals, strict=True):
-            if bucket >= start:
-                delta.add_to(total)
+        # By index and typed: compiled, a zip makes a tuple per window and compares generically.
+        starts, totals = rolling.starts, rolling.totals
+        moment = float(bucket)
+        for index in range(len(starts)):
+            start: float = starts[index]
+            if moment >= start:
+                totals[index].add_total(change)
 
     def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> None:
         """Have `bucket` leave each rolling window of `scope` when its time comes."""
@@ -1214,7 +1229,7 @@ class Engine:
         if self.now == -math.inf:
             return _Rolling([-math.inf] * len(self._window_lengths))
         return _Rolling(
-            [self.grid.ceil_bucket(self.now - length) for length in self._window_lengths]
+            [float(self.grid.ceil_bucket(self.now - length)) for length in self._window_lengths]
         )
 
     # ----------------------------------------------------------------------------- expiry
@@ -1291,8 +1306,8 @@ class Engine:
         if rolling is not None and rolling.starts[index] <= bucket:
             values = self._buckets.get(key)
             if values is not None:
-                T.add_into(rolling.totals[index], values, -1)
-            rolling.starts[index] = bucket + self._bucket_seconds
+                rolling.totals[index].add_tally(values, -1)
+            rolling.starts[index] = float(bucket + self._bucket_seconds)
         if index == self._longest_index:
             self._buckets.pop(key, None)
 
@@ -1357,6 +1372,8 @@ class Engine:
                 continue
             self._schedule_slides(derived, scope, start)
         heapq.heapify(derived.expiry)
+        if not derived.slides:
+            derived.rolling_ready = True  # nothing to build them from
         return derived
 
     def _rolling_of(self, scope: str) -> _Rolling | None:
@@ -1370,37 +1387,39 @@ class Engine:
     def _build_rolling(self, derived: _Derived) -> None:
         """Every scope's running totals from its fine buckets, at once (the first snapshot)."""
         # `slides` holds the scopes of every fine tally by bucket start, so no key is parsed:
-        # each scope's tallies are read from the newest back, and a window's total is the sum
-        # of them down to its start (windows from the shortest, the latest start, on).
+        # each scope's buckets are added up from the newest back, and each window takes the
+        # sum reached at its start (windows from the shortest, the latest start, on).
         lengths = self._window_lengths
         shortest_first = sorted(range(len(lengths)), key=lengths.__getitem__)
         starts = self._new_rolling().starts
         limits = [starts[index] for index in shortest_first]
-        buckets, slides = self._buckets, derived.slides
-        tallies: dict[str, list[list]] = {}  # scope -> its tallies read, newest first
-        counts: dict[str, list[int]] = {}  # scope -> how many of them each window holds
+        buckets, slides, rolling = self._buckets, derived.slides, derived.rolling
+        sums: dict[str, T.RunningTotal] = {}  # scope -> the sum of its buckets read so far
         closed = 0  # windows starting after the buckets still to read
         for bucket in sorted(slides, reverse=True):
             while closed < len(limits) and bucket < limits[closed]:
-                for scope, read in tallies.items():
-                    counts[scope].append(len(read))
+                self._close_window(rolling, sums, shortest_first[closed])
                 closed += 1
+            if closed == len(limits):
+                break
             suffix = f"{_FINE_GRAIN}{SEP}{bucket}"
             for scope in slides[bucket]:
-                newer = tallies.get(scope)
-                if newer is None:
-                    newer = tallies[scope] = []
-                    counts[scope] = [0] * closed
-                if closed < len(limits):
-                    values = _record(buckets, scope + suffix)
-                    if values is not None:
-                        newer.append(values)
-        for scope, read in tallies.items():
-            held = counts[scope]
-            held.extend([len(read)] * (len(limits) - len(held)))
-            rolling = derived.rolling[scope] = self._new_rolling()
-            for index, total in zip(shortest_first, T.nested_totals(read, held), strict=True):
-                rolling.totals[index] = total
+                running = sums.get(scope)
+                if running is None:
+                    running = sums[scope] = T.RunningTotal()
+                    rolling[scope] = self._new_rolling()
+                values = _record(buckets, scope + suffix)
+                if values is not None:
+                    running.add_tally(values, 1)
+        for index in shortest_first[closed:]:
+            self._close_window(rolling, sums, index)
+
+    @staticmethod
+    def _close_window(
+        rolling: dict[str, _Rolling], sums: dict[str, T.RunningTotal], index: int
+    ) -> None:
+        for scope, running in sums.items():
+            rolling[scope].totals[index].add_total(running)
 
     # ----------------------------------------------------------------------------- snapshots
     def live_as_of(self, wall_clock: float) -> float:
@@ -1446,6 +1465,13 @@ class Engine:
             scopes = self._index().slides.get(bucket)
             holders = frame.holders[bucket] = set() if scopes is None else set(scopes)
         return holders
+
+    def _oldest_bucket(self, frame: _Frame) -> int:
+        """The start of the oldest fine bucket any scope has, once a snapshot."""
+        if frame.oldest is None:
+            slides = self._index().slides
+            frame.oldest = min(slides) if slides else self.grid.ceil_bucket(frame.as_of)
+        return frame.oldest
 
     def _frame(self, as_of: float) -> _Frame:
         grid = self.grid
@@ -1588,28 +1614,31 @@ class Engine:
         start = frame.starts[index]
         current = rolling.starts[index]
         if start == current:  # the window has not moved since the previous snapshot
-            return rolling.totals[index]
+            return rolling.totals[index].tally()
         step = self._bucket_seconds
         buckets = self._buckets
+        # No scope has a bucket before the oldest one in the slide index, so a window that
+        # starts before it (a quiet scope's, or one longer than the traffic so far) moves there
+        # without looking at each bucket on the way.
+        oldest = self._oldest_bucket(frame)
         # Only scopes that have a bucket look its tally up: most lookups of a slide would miss
         # (quiet scopes, or buckets older than any event), each a cache miss in a large table.
         if start < current or start - current > self._window_lengths[index]:
-            total = T.empty()
-            for bucket in range(start, self.grid.ceil_bucket(frame.as_of), step):
+            total = rolling.totals[index] = T.RunningTotal()
+            for bucket in range(max(start, oldest), self.grid.ceil_bucket(frame.as_of), step):
                 if scope in self._holders(frame, bucket):
                     values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
                     if values is not None:
-                        T.add_into(total, values)
-            rolling.totals[index] = total
+                        total.add_tally(values, 1)
         else:
             total = rolling.totals[index]
-            for bucket in range(int(current), start, step):
+            for bucket in range(max(int(current), oldest), start, step):
                 if scope in self._holders(frame, bucket):
                     values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
                     if values is not None:
-                        T.add_into(total, values, -1)
-        rolling.starts[index] = start
-        return rolling.totals[index]
+                        total.add_tally(values, -1)
+        rolling.starts[index] = float(start)
+        return total.tally()
 
 
 def format_time(moment: float) -> str:

@@ -37,6 +37,8 @@ WIDTH: Final = 21
 
 # Busy+idle seconds below this are rounding residue of an empty window, not agent time.
 _NO_TIME: Final = 1e-7
+# Running totals count seconds in whole units of 2**-30 s (about a nanosecond).
+_UNITS_PER_SECOND: Final = float(1 << 30)
 
 
 # Tallies are plain lists of ints and floats (counts stay ints, so sums of epoch seconds stay
@@ -48,18 +50,10 @@ def empty() -> Tally:
     return [0] * WIDTH
 
 
-def add_into(total: Tally, tally: Tally, sign: int = 1) -> None:
-    # Most entries of a change are zero (a team has no calls, a call no agent time).
-    if sign == 1:
-        for index in range(WIDTH):
-            value = tally[index]
-            if value:
-                total[index] += value
-    else:
-        for index in range(WIDTH):
-            value = tally[index]
-            if value:
-                total[index] -= value
+def _units(seconds: float) -> int:
+    """`seconds` in whole units, truncated. Scaling by a power of two is exact, so the units
+    depend on the number alone; each bucket loses less than a unit to the truncation."""
+    return int(seconds * _UNITS_PER_SECOND)
 
 
 class Change:
@@ -114,7 +108,7 @@ class Change:
             self.idle_end_buckets += bucket
 
     def add_to(self, total: Tally) -> None:
-        """add_into(total, this change as a tally): zero entries are skipped, as there."""
+        """Add this change into a stored tally (zero entries are skipped: most are zero)."""
         self.add_counts_to(total)
         self.add_seconds_to(total)
 
@@ -212,26 +206,145 @@ class Change:
             total[IDLE_ENDS + 1] = stored + self.idle_end_offsets
 
 
-def nested_totals(tallies: list, counts: list[int]) -> list[Tally]:
-    """The totals of the first counts[0], counts[1], ... tallies (counts ascending, each at
-    most len(tallies)), as add_into would build them adding the tallies one by one in list
-    order: the same sums, of the same types, to the last bit. Column by column with sum(),
-    which adds unboxed (C longs while the column's values are ints, then C doubles), where
-    add_into makes a new number object per addition."""
-    totals: list[Tally] = [empty() for _ in counts]
-    if not tallies:
-        return totals
-    for index, column in enumerate(zip(*tallies, strict=True)):
-        # A zero is skipped by add_into; sum() adds it, which changes nothing: entries are ints
-        # until a nonzero float arrives, and x + 0 == x for the non-negative floats of a tally.
-        running: Any = 0
-        done = 0
-        for window, count in enumerate(counts):
-            if count > done:
-                running = sum(column[done:count], running)
-                done = count
-            totals[window][index] = running
-    return totals
+class RunningTotal:
+    """The total of a rolling window, kept up to date as buckets change and slide out: the
+    sum over its buckets of each bucket's numbers, with seconds in whole units (_units).
+
+    Whole numbers add up to the same total in any order, so a total kept up to date since the
+    first event equals one built from the stored buckets after a restart, to the bit, and one
+    whose buckets all left is exactly zero (a float sum kept by adding and taking away drifts
+    and leaves residue). Fields are native ints when compiled."""
+
+    def __init__(self) -> None:
+        self.offered = 0
+        self.answered = 0
+        self.answered_within_threshold = 0
+        self.abandoned = 0
+        self.short_abandoned = 0
+        self.abandoned_within_threshold = 0
+        self.handled = 0
+        self.wait_units = 0
+        self.handle_units = 0
+        self.busy_starts = 0
+        self.busy_start_units = 0
+        self.busy_start_buckets = 0
+        self.busy_ends = 0
+        self.busy_end_units = 0
+        self.busy_end_buckets = 0
+        self.idle_starts = 0
+        self.idle_start_units = 0
+        self.idle_start_buckets = 0
+        self.idle_ends = 0
+        self.idle_end_units = 0
+        self.idle_end_buckets = 0
+        self.cached: Tally | None = None
+
+    def add_tally(self, tally: Tally, sign: int) -> None:
+        """Add (sign 1) or take away (sign -1) a stored tally, its seconds as units."""
+        self.cached = None
+        # Typed reads: compiled, each is an unboxing and the arithmetic native. A stored
+        # float may be an int (JSON, an older build); reading it as a float converts it.
+        count: int
+        seconds: float
+        # Negated rather than multiplied by the sign: compiled, a product takes a generic path
+        # for any negative factor.
+        away = sign < 0
+        count = tally[OFFERED]
+        self.offered += -count if away else count
+        count = tally[ANSWERED]
+        self.answered += -count if away else count
+        count = tally[ANSWERED_WITHIN_THRESHOLD]
+        self.answered_within_threshold += -count if away else count
+        count = tally[ABANDONED]
+        self.abandoned += -count if away else count
+        count = tally[SHORT_ABANDONED]
+        self.short_abandoned += -count if away else count
+        count = tally[ABANDONED_WITHIN_THRESHOLD]
+        self.abandoned_within_threshold += -count if away else count
+        count = tally[HANDLED]
+        self.handled += -count if away else count
+        seconds = tally[WAIT_SECONDS]
+        self.wait_units += _units(-seconds if away else seconds)
+        seconds = tally[HANDLE_SECONDS]
+        self.handle_units += _units(-seconds if away else seconds)
+        count = tally[BUSY_STARTS]
+        self.busy_starts += -count if away else count
+        seconds = tally[BUSY_STARTS + 1]
+        self.busy_start_units += _units(-seconds if away else seconds)
+        count = tally[BUSY_STARTS + 2]
+        self.busy_start_buckets += -count if away else count
+        count = tally[BUSY_ENDS]
+        self.busy_ends += -count if away else count
+        seconds = tally[BUSY_ENDS + 1]
+        self.busy_end_units += _units(-seconds if away else seconds)
+        count = tally[BUSY_ENDS + 2]
+        self.busy_end_buckets += -count if away else count
+        count = tally[IDLE_STARTS]
+        self.idle_starts += -count if away else count
+        seconds = tally[IDLE_STARTS + 1]
+        self.idle_start_units += _units(-seconds if away else seconds)
+        count = tally[IDLE_STARTS + 2]
+        self.idle_start_buckets += -count if away else count
+        count = tally[IDLE_ENDS]
+        self.idle_ends += -count if away else count
+        seconds = tally[IDLE_ENDS + 1]
+        self.idle_end_units += _units(-seconds if away else seconds)
+        count = tally[IDLE_ENDS + 2]
+        self.idle_end_buckets += -count if away else count
+
+    def add_total(self, other: RunningTotal) -> None:
+        self.cached = None
+        self.offered += other.offered
+        self.answered += other.answered
+        self.answered_within_threshold += other.answered_within_threshold
+        self.abandoned += other.abandoned
+        self.short_abandoned += other.short_abandoned
+        self.abandoned_within_threshold += other.abandoned_within_threshold
+        self.handled += other.handled
+        self.wait_units += other.wait_units
+        self.handle_units += other.handle_units
+        self.busy_starts += other.busy_starts
+        self.busy_start_units += other.busy_start_units
+        self.busy_start_buckets += other.busy_start_buckets
+        self.busy_ends += other.busy_ends
+        self.busy_end_units += other.busy_end_units
+        self.busy_end_buckets += other.busy_end_buckets
+        self.idle_starts += other.idle_starts
+        self.idle_start_units += other.idle_start_units
+        self.idle_start_buckets += other.idle_start_buckets
+        self.idle_ends += other.idle_ends
+        self.idle_end_units += other.idle_end_units
+        self.idle_end_buckets += other.idle_end_buckets
+
+    def tally(self) -> Tally:
+        """The total as a tally, seconds as floats: the same list (holding the same number
+        objects) until the total changes, so a snapshot recognises an unchanged window."""
+        cached = self.cached
+        if cached is None:
+            cached = self.cached = [
+                self.offered,
+                self.answered,
+                self.answered_within_threshold,
+                self.abandoned,
+                self.short_abandoned,
+                self.abandoned_within_threshold,
+                self.handled,
+                self.wait_units / _UNITS_PER_SECOND,
+                self.handle_units / _UNITS_PER_SECOND,
+                self.busy_starts,
+                self.busy_start_units / _UNITS_PER_SECOND,
+                self.busy_start_buckets,
+                self.busy_ends,
+                self.busy_end_units / _UNITS_PER_SECOND,
+                self.busy_end_buckets,
+                self.idle_starts,
+                self.idle_start_units / _UNITS_PER_SECOND,
+                self.idle_start_buckets,
+                self.idle_ends,
+                self.idle_end_units / _UNITS_PER_SECOND,
+                self.idle_end_buckets,
+            ]
+        return cached
 
 
 def _spell_sums(tally: Tally, starts: int, ends: int) -> tuple[Any, Any, Any]:

@@ -1,7 +1,8 @@
 """tally.Change, the engine's pending change of one tally, stores exactly what adding the same
-events into a list tally and folding it with add_into stores: the same numbers of the same
-types, seconds summed in the same order. Also when the engine folds several changes into one
-interval or day tally at once (counts added up first, seconds one change at a time)."""
+events into a list tally and adding that list into the stored one (add_into) stores: the same
+numbers of the same types, seconds summed in the same order. Also when the engine folds several
+changes into one interval or day tally at once (counts added up first, seconds one change at a
+time)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,13 @@ def as_list(events: list[tuple]) -> list:
     return delta
 
 
+def add_into(total: list, tally: list) -> None:
+    """Folding as it was done before Change: a list tally added entry by entry, zeros skipped."""
+    for index in range(T.WIDTH):
+        if tally[index]:
+            total[index] += tally[index]
+
+
 def typed(values: list) -> list[tuple[type, float]]:
     return [(type(value), value) for value in values]
 
@@ -77,7 +85,7 @@ def typed(values: list) -> list[tuple[type, float]]:
 def test_a_change_adds_what_its_list_tally_adds(batches: list[list[tuple]], start: list) -> None:
     expected, stored = list(start), list(start)
     for events in batches:
-        T.add_into(expected, as_list(events))
+        add_into(expected, as_list(events))
         as_change(events).add_to(stored)
     assert typed(stored) == typed(expected)
 
