@@ -722,3 +722,108 @@ def test_case(raw: Any, fast_if_valid: bool) -> None:
     expected, fast = check(raw)
     if fast_if_valid and not isinstance(expected, Rejection):
         assert fast is not None  # valid, and meant for the fast path: it must not fall back
+
+
+# --- ISO times: `_iso_ts` and the midnight it keeps between messages ----------------------------
+
+# Each is decoded right after the one before it, so a midnight kept from an earlier date (or an
+# offset, a fraction or a form read wrongly) gives another time than the orjson path's.
+ISO_SEQUENCE = (
+    "2026-11-23T09:00:12.5Z",
+    "2026-11-23T09:00:12.5+00:00",
+    "2026-11-23T09:00:12.5-00:00",
+    "2026-11-23T09:00:12.5+02:00",
+    "2026-11-23T09:00:12.5-05:30",
+    "2026-11-23T23:59:59.999999-23:59",
+    "2026-11-23T00:00:00+23:59",
+    "2026-11-24T09:00:12.5Z",
+    "2026-11-23T09:00:12.5+02:00",
+    "2026-12-23T09:00:12.5+02:00",
+    "2027-11-23T09:00:12.5+02:00",
+    "2126-11-23T09:00:12.5+02:00",
+    "2026-02-28T12:00:00Z",
+    "2026-02-29T12:00:00Z",
+    "2026-02-28T12:00:00Z",
+    "2028-02-29T12:00:00Z",
+    "2026-11-23T09:00:12.1Z",
+    "2026-11-23T09:00:12.12Z",
+    "2026-11-23T09:00:12.123Z",
+    "2026-11-23T09:00:12.1234Z",
+    "2026-11-23T09:00:12.12345Z",
+    "2026-11-23T09:00:12.123456Z",
+    "2026-11-23T09:00:12.1234567Z",
+    "2026-11-23T09:00:12.000001+01:00",
+    "2026-11-23T09:00:12.Z",
+    "2026-11-23T09:00:12,5Z",
+    "2026-11-23T24:00:00Z",
+    "2026-11-23T09:60:00Z",
+    "2026-11-23T09:00:60Z",
+    "2026-11-23T9:00:12Z",
+    "2026-11-23T09:00:12+24:00",
+    "2026-11-23T09:00:12+05:75",
+    "2026-11-23T09:00:12+0200",
+    "2026-11-23T09:00:12+02",
+    "2026-11-23T09:00:12+02:00:30",
+    "2026-11-23T09:00:12*02:00",
+    "2026-11-23T09:00:12z",
+    "2026-11-23t09:00:12Z",
+    "2026-11-23 09:00:12Z",
+    "2026-11-23T09:00:12",
+    "2026-11-23T09:00:12Z ",
+    "2026-W48-1T09:00:12Z",
+    "20261123T090012Z",
+    "\u0662026-11-23T09:00:12Z",
+    "2026-11-23T09:00:12.5Z",
+    "1970-01-01T00:00:00Z",
+    "1970-01-01T00:30:00+01:00",
+    "1969-12-31T23:30:00-01:00",
+    "1970-01-01T00:00:00.000001Z",
+    "2255-06-05T23:47:34.740991Z",
+    "2255-06-05T23:47:34.740992Z",
+    "2999-12-31T23:59:59.999999Z",
+    "3000-01-01T00:00:00+01:00",
+    "3000-01-01T00:00:00Z",
+)
+
+
+def test_iso_times_in_a_row_are_the_orjson_path() -> None:
+    for kind in EVENT_TYPES:
+        for text in ISO_SEQUENCE:
+            check(raw_json(kind, ts=text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            # A few dates, so that most times find the last one's midnight and some do not.
+            st.datetimes(datetime(2026, 11, 22, 20), datetime(2026, 11, 24, 4)),
+            st.sampled_from((UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5)))),
+            st.sampled_from(("seconds", "milliseconds", "microseconds", "auto")),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_iso_times_of_a_few_dates_are_the_orjson_path(
+    times: list[tuple[datetime, timezone, str, bool]],
+) -> None:
+    for moment, zone, timespec, zulu in times:
+        text = moment.replace(tzinfo=zone).isoformat(timespec=timespec)
+        if zulu:
+            text = text.replace("+00:00", "Z")
+        expected, fast = check(raw_json("call.offered", ts=text))
+        assert fast is not None and not isinstance(expected, Rejection)
+
+
+def test_the_usual_iso_times_are_read_without_fromisoformat() -> None:
+    # The cost, not the result (the tests above pin that): these must not fall back.
+    for text in (
+        "2026-11-23T09:00:12Z",
+        "2026-11-23T09:00:12.5Z",
+        "2026-11-23T09:00:12.123+01:00",
+        "2026-11-23T09:00:12.123456-05:30",
+        "2026-11-23T09:00:12+00:00",
+    ):
+        assert decode._iso_ts(text) == decode.parse_ts(text)
