@@ -82,7 +82,9 @@ def staffing_load(
         required = 0
     elif settings.service_level_target >= 1 or traffic > MAX_TRAFFIC_ERLANGS * traffic_scale:
         required = None
-    elif aht == 0:
+    elif aht * 2**1074 < aht_scale:
+        # An AHT of 0, or one below the smallest float (5e-324 s) that a float would make 0:
+        # no call waits, so one agent meets any target below 1.
         required = 1
     else:
         # minimum_agents_erlang_c refuses what the configuration cannot hold (a negative

@@ -6,7 +6,7 @@ import dataclasses
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streams.config import QueueSettings
@@ -164,7 +164,7 @@ def _live_staffing_in_fractions(
         required = 0
     elif settings.service_level_target >= 1 or traffic > MAX_TRAFFIC_ERLANGS:
         required = None
-    elif aht == 0:
+    elif float(aht) == 0.0:  # 0, or too small for a float: no call waits
         required = 1
     else:
         required = minimum_agents(
@@ -201,6 +201,16 @@ handle_sums = st.one_of(
     aht_setting=st.floats(min_value=0.001, max_value=7200.0),
     threshold=st.one_of(st.sampled_from([0.0, 20.0, 15.5]), st.floats(0.0, 600.0)),
     target=st.one_of(st.sampled_from([0.8, 0.95, 1.0]), st.floats(0.01, 1.0)),
+)
+@example(  # an AHT (5e-324 s over 2 calls) that a float makes 0: it refused to compute
+    offered=1,
+    window_seconds=300,
+    handled=2,
+    handle_seconds_sum=5e-324,
+    productive=0,
+    aht_setting=1.0,
+    threshold=0.0,
+    target=0.5,
 )
 def test_integer_arithmetic_gives_what_fractions_gave(
     offered, window_seconds, handled, handle_seconds_sum, productive, aht_setting, threshold, target
