@@ -1376,13 +1376,18 @@ class Engine:
             derived.rolling_ready = True  # nothing to build them from
         return derived
 
-    def _rolling_of(self, scope: str) -> _Rolling | None:
-        """The running totals of a scope's windows, built from its buckets on first use."""
+    def prepare_snapshots(self) -> None:
+        """Build the windows' running totals from the buckets now, rather than in the first
+        snapshot: over restored mappings (a restart, a rebalance) that reads every bucket."""
         derived = self._index()
         if not derived.rolling_ready:
             derived.rolling_ready = True
             self._build_rolling(derived)
-        return derived.rolling.get(scope)
+
+    def _rolling_of(self, scope: str) -> _Rolling | None:
+        """The running totals of a scope's windows."""
+        self.prepare_snapshots()
+        return self._index().rolling.get(scope)
 
     def _build_rolling(self, derived: _Derived) -> None:
         """Every scope's running totals from its fine buckets, at once (the first snapshot)."""

@@ -248,6 +248,8 @@ class LiveWorker:
             self.engine.invalidate_caches()
             self._notify_change()
             if self.readiness.table_recovered(name):
+                # Now, not in the first publish after the restart: it reads every bucket.
+                self.engine.prepare_snapshots()
                 log.info(
                     "state recovered (%s); ready",
                     ", ".join(f"{n}={size}" for n, size in self.state.size().items()),

@@ -94,3 +94,18 @@ def test_first_snapshot_of_restored_state_equals_the_live_engines() -> None:
     # Long enough for buckets to leave the longest window (15 minutes) many times over.
     assert live.max_ts - START > 3 * 900
     assert checked > 30
+
+
+def test_prepared_totals_of_restored_state_equal_the_live_engines() -> None:
+    """What the worker does once recovery ends: the totals built before any snapshot."""
+    lines = event_stream(12, 900)
+    state = EngineState.in_memory()
+    live = Engine(SETTINGS, state)
+    live.process_many([decode_event(line) for line in lines])
+    as_of = next_boundary(live) + 20
+    restarted = Engine(SETTINGS, state)
+    restarted.prepare_snapshots()
+    assert restarted._index().rolling_ready
+    first, steady = restarted.snapshot(as_of), live.snapshot(as_of)
+    assert first["queues"] == steady["queues"]
+    assert first["teams"] == steady["teams"]
