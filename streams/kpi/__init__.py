@@ -16,7 +16,16 @@ import hashlib
 import os
 from pathlib import Path
 
-COMPILED_MODULES = ("decode", "engine", "events", "state", "tally", "timegrid")
+COMPILED_MODULES = (
+    "decode",
+    "engine",
+    "erlang",
+    "events",
+    "staffing",
+    "state",
+    "tally",
+    "timegrid",
+)
 COMPILED_DIR = Path(__file__).resolve().parent / "_compiled"
 STAMP_NAME = "SOURCES.sha256"
 

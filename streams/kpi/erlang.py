@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 Number = int | float | Fraction | Decimal | str
 
@@ -127,6 +128,14 @@ def exact_ratio(value: Number) -> tuple[int, int]:
     if type(value) is int:
         return value, 1
     return exact(value).as_integer_ratio()
+
+
+def quotient(numerator: Any, denominator: Any) -> float:
+    """numerator / denominator of two ints, correctly rounded as Python divides them. Untyped
+    on purpose: compiled, a quotient of typed ints converts both to doubles first, which
+    rounds twice once either passes 2**53 (exact_ratio's often do)."""
+    result: float = numerator / denominator
+    return result
 
 
 def agents_with_shrinkage(agents: int, shrinkage: Number) -> int:

@@ -10,7 +10,13 @@ import math
 from typing import Any, NamedTuple
 
 from streams.config import QueueSettings
-from streams.kpi.erlang import ERLANG_C, MAX_TRAFFIC_ERLANGS, exact_ratio, minimum_agents_erlang_c
+from streams.kpi.erlang import (
+    ERLANG_C,
+    MAX_TRAFFIC_ERLANGS,
+    exact_ratio,
+    minimum_agents_erlang_c,
+    quotient,
+)
 
 
 class StaffingLoad(NamedTuple):
@@ -92,12 +98,12 @@ def staffing_load(
         threshold, threshold_scale = exact_ratio(settings.service_level_threshold_seconds)
         target, target_scale = exact_ratio(settings.service_level_target)
         required = minimum_agents_erlang_c(
-            traffic / traffic_scale,
-            aht / aht_scale,
-            threshold / threshold_scale,
-            target / target_scale,
+            quotient(traffic, traffic_scale),
+            quotient(aht, aht_scale),
+            quotient(threshold, threshold_scale),
+            quotient(target, target_scale),
         )
-    return StaffingLoad(required, traffic / traffic_scale, aht / aht_scale)
+    return StaffingLoad(required, quotient(traffic, traffic_scale), quotient(aht, aht_scale))
 
 
 def staffing_object(load: StaffingLoad, productive_agents: int) -> dict[str, Any]:
