@@ -5,9 +5,9 @@
 1. Decode + validate + engine update of N events over 50 queues and 500 agents, one core,
    in batches of 4,096 lines (what `ccpulse replay` does). Lines are generated first and not
    timed.
-2. A snapshot of 1,000 queues (and their agents' teams) with every window: the first one
-   (running totals built from the buckets) and the steady state (a second later, as the live
-   worker publishes).
+2. A snapshot of 1,000 queues (and their agents' teams) with every window: the first one (its
+   window totals kept since the first event, its staffing and window figures computed afresh)
+   and the steady state (a second later, as the live worker publishes).
 """
 
 from __future__ import annotations
