@@ -72,9 +72,8 @@ def staffing_load(
     # Exact rational arithmetic (`erlang.exact`: a float is the decimal it prints as), so that
     # e.g. 100 calls in 1800 s at 180 s AHT is exactly 10 Erlangs; in integer numerators and
     # denominators rather than Fractions, which cost ten times as much. A quotient of two ints
-    # is correctly rounded, as float() of the Fraction is. The sum is a float running total
-    # (added as calls enter the window, subtracted as they leave), so it can drift a hair
-    # below 0, or hold a residue when nothing is handled.
+    # is correctly rounded, as float() of the Fraction is. A sum a rounding error below 0
+    # (a caller's float running total) counts as 0.
     if handled:
         handle, handle_scale = exact_ratio(max(handle_seconds_sum, 0.0))
         aht, aht_scale = handle, handle_scale * handled
@@ -83,14 +82,15 @@ def staffing_load(
     window, window_scale = exact_ratio(window_seconds)
     # traffic = offered / window * aht
     traffic, traffic_scale = offered * window_scale * aht, window * aht_scale
+    traffic_erlangs, aht_seconds = quotient(traffic, traffic_scale), quotient(aht, aht_scale)
     required: int | None
     if offered == 0:
         required = 0
     elif settings.service_level_target >= 1 or traffic > MAX_TRAFFIC_ERLANGS * traffic_scale:
         required = None
-    elif aht * 2**1074 < aht_scale:
-        # An AHT of 0, or one below the smallest float (5e-324 s) that a float would make 0:
-        # no call waits, so one agent meets any target below 1.
+    elif aht_seconds == 0.0:
+        # An AHT of 0, or one too small for a float (below 5e-324 s): no call waits, so one
+        # agent meets any target below 1.
         required = 1
     else:
         # minimum_agents_erlang_c refuses what the configuration cannot hold (a negative
@@ -98,12 +98,12 @@ def staffing_load(
         threshold, threshold_scale = exact_ratio(settings.service_level_threshold_seconds)
         target, target_scale = exact_ratio(settings.service_level_target)
         required = minimum_agents_erlang_c(
-            quotient(traffic, traffic_scale),
-            quotient(aht, aht_scale),
+            traffic_erlangs,
+            aht_seconds,
             quotient(threshold, threshold_scale),
             quotient(target, target_scale),
         )
-    return StaffingLoad(required, quotient(traffic, traffic_scale), quotient(aht, aht_scale))
+    return StaffingLoad(required, traffic_erlangs, aht_seconds)
 
 
 def staffing_object(load: StaffingLoad, productive_agents: int) -> dict[str, Any]:
