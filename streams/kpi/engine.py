@@ -1153,25 +1153,28 @@ class Engine:
         derived = self._index()
         buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
-        stored = key in buckets  # cheaper than .get() on a mapping not known to be a dict
-        if stored:
-            values = buckets[key]
-        else:
-            values = T.empty()
-            self._schedule_slides(derived, scope, bucket)
         # What the windows holding the bucket change by: its numbers after, less before.
         change: T.RunningTotal | None = None
-        if derived.rolling_ready:
-            change = T.RunningTotal()
-            if stored:
+        if key in buckets:  # cheaper than .get() on a mapping not known to be a dict
+            values = buckets[key]
+            if derived.rolling_ready:
+                change = T.RunningTotal()
                 change.add_tally(values, -1)
-        delta.add_to(values)
-        # A plain dict holds the very list just added into.
-        if not stored or type(buckets) is not dict:
-            buckets[key] = values
-        if change is None:
-            return
-        change.add_tally(values, 1)
+            delta.add_to(values)
+            # A plain dict holds the very list just added into.
+            if type(buckets) is not dict:
+                buckets[key] = values
+            if change is None:
+                return
+            change.add_tally(values, 1)
+        else:
+            # A new bucket (the usual case): its tally is the change itself.
+            self._schedule_slides(derived, scope, bucket)
+            buckets[key] = delta.tally()
+            if not derived.rolling_ready:
+                return
+            change = T.RunningTotal()
+            change.add_change(delta)
         rolling = derived.rolling.get(scope)
         if rolling is None:
             rolling = derived.rolling[scope] = self._new_rolling()

@@ -56,6 +56,15 @@ def _units(seconds: float) -> int:
     return int(seconds * _UNITS_PER_SECOND)
 
 
+def _stored(seconds: float) -> object:
+    """What add_seconds_to leaves of `seconds` in an entry holding the int 0: it skips a zero
+    (so the int stays), and 0 + seconds is `seconds`. Statements, not a conditional
+    expression: mypy would type that float and make the int 0 a float."""
+    if seconds:
+        return seconds
+    return 0
+
+
 class Change:
     """A pending change to one tally: the events of a batch add into this, and it is added to
     the stored tallies once. Its fields are native ints and floats when compiled, so adding an
@@ -111,6 +120,33 @@ class Change:
         """Add this change into a stored tally (zero entries are skipped: most are zero)."""
         self.add_counts_to(total)
         self.add_seconds_to(total)
+
+    def tally(self) -> Tally:
+        """The tally that add_to makes of empty(): each number as it stores it, a zero count
+        or zero seconds as the int 0 (a bucket's first change, the usual fold)."""
+        return [
+            self.offered,
+            self.answered,
+            self.answered_within_threshold,
+            self.abandoned,
+            self.short_abandoned,
+            self.abandoned_within_threshold,
+            self.handled,
+            _stored(self.wait_seconds),
+            _stored(self.handle_seconds),
+            self.busy_starts,
+            _stored(self.busy_start_offsets),
+            self.busy_start_buckets,
+            self.busy_ends,
+            _stored(self.busy_end_offsets),
+            self.busy_end_buckets,
+            self.idle_starts,
+            _stored(self.idle_start_offsets),
+            self.idle_start_buckets,
+            self.idle_ends,
+            _stored(self.idle_end_offsets),
+            self.idle_end_buckets,
+        ]
 
     def add_counts(self, other: Change) -> None:
         """Add the counts of `other` (its whole numbers: exact in any order) to this one."""
@@ -291,6 +327,32 @@ class RunningTotal:
         self.idle_end_units += _units(-seconds if away else seconds)
         count = tally[IDLE_ENDS + 2]
         self.idle_end_buckets += -count if away else count
+
+    def add_change(self, change: Change) -> None:
+        """add_tally(change.tally(), 1) without making the tally: the same numbers (a zero
+        in units is zero, whether the int 0 or a float), read natively."""
+        self.cached = None
+        self.offered += change.offered
+        self.answered += change.answered
+        self.answered_within_threshold += change.answered_within_threshold
+        self.abandoned += change.abandoned
+        self.short_abandoned += change.short_abandoned
+        self.abandoned_within_threshold += change.abandoned_within_threshold
+        self.handled += change.handled
+        self.wait_units += _units(change.wait_seconds)
+        self.handle_units += _units(change.handle_seconds)
+        self.busy_starts += change.busy_starts
+        self.busy_start_units += _units(change.busy_start_offsets)
+        self.busy_start_buckets += change.busy_start_buckets
+        self.busy_ends += change.busy_ends
+        self.busy_end_units += _units(change.busy_end_offsets)
+        self.busy_end_buckets += change.busy_end_buckets
+        self.idle_starts += change.idle_starts
+        self.idle_start_units += _units(change.idle_start_offsets)
+        self.idle_start_buckets += change.idle_start_buckets
+        self.idle_ends += change.idle_ends
+        self.idle_end_units += _units(change.idle_end_offsets)
+        self.idle_end_buckets += change.idle_end_buckets
 
     def add_total(self, other: RunningTotal) -> None:
         self.cached = None

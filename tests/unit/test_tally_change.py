@@ -104,3 +104,22 @@ def test_folding_changes_together_equals_folding_them_one_by_one(
         change.add_seconds_to(together)
     counts.add_counts_to(together)
     assert typed(together) == typed(one_by_one)
+
+
+@given(st.lists(additions, max_size=12))
+def test_a_changes_own_tally_is_what_it_adds_to_an_empty_one(events: list[tuple]) -> None:
+    change, added = as_change(events), T.empty()
+    change.add_to(added)
+    assert typed(change.tally()) == typed(added)
+
+
+@given(st.lists(additions, max_size=12), st.lists(additions, max_size=12))
+def test_a_running_total_adds_a_change_as_it_adds_the_changes_tally(
+    before: list[tuple], events: list[tuple]
+) -> None:
+    from_change, from_tally = T.RunningTotal(), T.RunningTotal()
+    for total in (from_change, from_tally):
+        total.add_tally(as_change(before).tally(), 1)
+    from_change.add_change(as_change(events))
+    from_tally.add_tally(as_change(events).tally(), 1)
+    assert typed(from_change.tally()) == typed(from_tally.tally())
