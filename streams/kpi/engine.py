@@ -362,6 +362,37 @@ class _Rolling:
         self.totals = [T.RunningTotal() for _ in starts]
 
 
+class _WindowsChange:
+    """What one flush changes one scope's rolling windows by. The change of the buckets that
+    every window holds (nearly all: a batch's buckets are recent) adds up here and is added
+    to each window once, when the scope's buckets are folded; any other bucket's goes to the
+    windows holding it at once. Sums of whole numbers: the same in any order."""
+
+    __slots__ = ("common", "held", "latest", "rolling")
+
+    def __init__(self) -> None:
+        self.rolling: _Rolling | None = None  # the scope's, found by its first fold
+        self.latest = -math.inf  # the latest start of a window: buckets from it on are in all
+        self.common = T.RunningTotal()
+        self.held = False  # whether `common` holds any bucket's change
+
+    def attach(self, rolling: _Rolling) -> None:
+        self.rolling = rolling
+        # A loop over typed floats: compiled, max() of the list compares generically.
+        latest = -math.inf
+        for index in range(len(rolling.starts)):
+            start: float = rolling.starts[index]
+            if start > latest:
+                latest = start
+        self.latest = latest
+
+    def add_to_windows(self) -> None:
+        rolling = self.rolling
+        if self.held and rolling is not None:
+            for total in rolling.totals:
+                total.add_total(self.common)
+
+
 class _Scope:
     """What an update of one queue or team reads besides the mappings, reached with one lookup
     (part of the derived indexes)."""
@@ -1104,6 +1135,7 @@ class Engine:
                 interval_now, day_now = grid.periods_of_bucket(grid.bucket_of(now))
                 current_interval, current_day = float(interval_now), float(day_now)
             interval_length = self.settings.interval_minutes * 60
+            derived = self._index()
             for changed_scope in changed:
                 scope, pending = changed_scope.key, changed_scope.pending
                 changed_scope.pending = {}
@@ -1116,20 +1148,27 @@ class Engine:
                 interval_group: list[T.Change] | None = None
                 day_group: list[T.Change] | None = None
                 grouped_interval, grouped_day = 0, 0
-                for bucket, delta in pending.items():
-                    if not bucket + self._longest < now:
-                        self._fold_bucket(scope, bucket, delta)
-                    interval, day = grid.periods_of_bucket(bucket)
-                    if interval >= current_interval:
-                        if interval_group is None or interval != grouped_interval:
-                            interval_group = _group(intervals, interval)
-                            grouped_interval = interval
-                        interval_group.append(delta)
-                    if day >= current_day:
-                        if day_group is None or day != grouped_day:
-                            day_group = _group(days, day)
-                            grouped_day = day
-                        day_group.append(delta)
+                windows = _WindowsChange() if derived.rolling_ready else None
+                try:
+                    for bucket, delta in pending.items():
+                        if not bucket + self._longest < now:
+                            self._fold_bucket(scope, bucket, delta, windows)
+                        interval, day = grid.periods_of_bucket(bucket)
+                        if interval >= current_interval:
+                            if interval_group is None or interval != grouped_interval:
+                                interval_group = _group(intervals, interval)
+                                grouped_interval = interval
+                            interval_group.append(delta)
+                        if day >= current_day:
+                            if day_group is None or day != grouped_day:
+                                day_group = _group(days, day)
+                                grouped_day = day
+                            day_group.append(delta)
+                finally:
+                    # Also when a fold raised: the windows get the change of every bucket
+                    # folded, as the buckets hold it.
+                    if windows is not None:
+                        windows.add_to_windows()
                 for interval, changes in intervals.items():
                     self._fold_period(
                         f"{scope}{SEP}i{SEP}{interval}", changes, interval + interval_length
@@ -1149,7 +1188,11 @@ class Engine:
                 self._scopes[CLOCK_KEY] = clock
         self._expire()
 
-    def _fold_bucket(self, scope: str, bucket: int, delta: T.Change) -> None:
+    def _fold_bucket(
+        self, scope: str, bucket: int, delta: T.Change, windows: _WindowsChange | None
+    ) -> None:
+        """Fold `delta` into the bucket's tally; its change of the rolling windows goes to
+        `windows` (None until their running totals are built)."""
         derived = self._index()
         buckets = self._buckets
         key = f"{scope}{SEP}b{SEP}{bucket}"
@@ -1157,7 +1200,7 @@ class Engine:
         change: T.RunningTotal | None = None
         if key in buckets:  # cheaper than .get() on a mapping not known to be a dict
             values = buckets[key]
-            if derived.rolling_ready:
+            if windows is not None:
                 change = T.RunningTotal()
                 change.add_tally(values, -1)
             delta.add_to(values)
@@ -1171,16 +1214,27 @@ class Engine:
             # A new bucket (the usual case): its tally is the change itself.
             self._schedule_slides(derived, scope, bucket)
             buckets[key] = delta.tally()
-            if not derived.rolling_ready:
-                return
+        if windows is None:
+            return
+        rolling = windows.rolling
+        if rolling is None:
+            rolling = derived.rolling.get(scope)
+            if rolling is None:
+                rolling = derived.rolling[scope] = self._new_rolling()
+            windows.attach(rolling)
+        moment = float(bucket)
+        if moment >= windows.latest:
+            windows.held = True
+            if change is None:
+                windows.common.add_change(delta)
+            else:
+                windows.common.add_total(change)
+            return
+        if change is None:
             change = T.RunningTotal()
             change.add_change(delta)
-        rolling = derived.rolling.get(scope)
-        if rolling is None:
-            rolling = derived.rolling[scope] = self._new_rolling()
         # By index and typed: compiled, a zip makes a tuple per window and compares generically.
         starts, totals = rolling.starts, rolling.totals
-        moment = float(bucket)
         for index in range(len(starts)):
             start: float = starts[index]
             if moment >= start:

@@ -177,6 +177,20 @@ def test_a_fault_while_folding_tallies_never_folds_a_change_twice():
     assert counts.get("sales", 0) <= 1
 
 
+def test_a_fault_storing_a_bucket_leaves_the_windows_as_the_stored_buckets_make_them():
+    """Storing billing's second bucket of the batch fails: the first bucket was stored, so the
+    windows count its call (they are added the change of a scope's buckets together, after its
+    last fold), as an engine restarted over the same mappings does."""
+    engine = engine_refusing("buckets", f"billing\x1fb\x1f{T0 + 10:.0f}", times=1)
+    batch = [offered("billing", "call-1", T0), offered("billing", "call-2", T0 + 10)]
+    with pytest.raises(FoldFailed):
+        engine.process_many([decode_event(line) for line in batch])
+    live = engine.snapshot(T0 + 20)["queues"]["billing"]["windows"]
+    restarted = Engine(Settings(), engine.state).snapshot(T0 + 20)["queues"]["billing"]["windows"]
+    assert live == restarted
+    assert live["15m"]["offered"] == 1
+
+
 def test_an_agent_move_whose_routing_faults_is_routed_in_full_next_time():
     engine = engine_refusing("router", "agent-x", times=0)
     engine.route_agent_state(agent_state("agent-x", ["sales"], T0))
