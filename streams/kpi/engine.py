@@ -362,6 +362,21 @@ class _Rolling:
         self.totals = [T.RunningTotal() for _ in starts]
 
 
+class _Place:
+    """Where a bucket's tallies go, found once a flush for all the scopes with the bucket: the
+    end of its fine tallies' keys, its interval and day, and the scopes in its slide index
+    (once a scope added a new tally of it in this flush)."""
+
+    __slots__ = ("bucket", "day", "interval", "scopes", "suffix")
+
+    def __init__(self, bucket: int, suffix: str, interval: int, day: int) -> None:
+        self.bucket = bucket
+        self.suffix = suffix
+        self.interval = interval
+        self.day = day
+        self.scopes: list[str] | None = None
+
+
 class _WindowsChange:
     """What one flush changes one scope's rolling windows by. The change of the buckets that
     every window holds (nearly all: a batch's buckets are recent) adds up here and is added
@@ -1136,6 +1151,7 @@ class Engine:
                 current_interval, current_day = float(interval_now), float(day_now)
             interval_length = self.settings.interval_minutes * 60
             derived = self._index()
+            places: dict[int, _Place] = {}  # bucket -> its _Place, for this flush
             for changed_scope in changed:
                 scope, pending = changed_scope.key, changed_scope.pending
                 changed_scope.pending = {}
@@ -1151,9 +1167,12 @@ class Engine:
                 windows = _WindowsChange() if derived.rolling_ready else None
                 try:
                     for bucket, delta in pending.items():
+                        place = places.get(bucket)
+                        if place is None:
+                            place = places[bucket] = self._place(bucket)
                         if not bucket + self._longest < now:
-                            self._fold_bucket(scope, bucket, delta, windows)
-                        interval, day = grid.periods_of_bucket(bucket)
+                            self._fold_bucket(scope, place, delta, windows)
+                        interval, day = place.interval, place.day
                         if interval >= current_interval:
                             if interval_group is None or interval != grouped_interval:
                                 interval_group = _group(intervals, interval)
@@ -1188,14 +1207,19 @@ class Engine:
                 self._scopes[CLOCK_KEY] = clock
         self._expire()
 
+    def _place(self, bucket: int) -> _Place:
+        interval, day = self.grid.periods_of_bucket(bucket)
+        return _Place(bucket, f"{_FINE_GRAIN}{SEP}{bucket}", interval, day)
+
     def _fold_bucket(
-        self, scope: str, bucket: int, delta: T.Change, windows: _WindowsChange | None
+        self, scope: str, place: _Place, delta: T.Change, windows: _WindowsChange | None
     ) -> None:
-        """Fold `delta` into the bucket's tally; its change of the rolling windows goes to
-        `windows` (None until their running totals are built)."""
+        """Fold `delta` into the tally of bucket `place`; its change of the rolling windows goes
+        to `windows` (None until their running totals are built)."""
         derived = self._index()
         buckets = self._buckets
-        key = f"{scope}{SEP}b{SEP}{bucket}"
+        bucket = place.bucket
+        key = scope + place.suffix
         # What the windows holding the bucket change by: its numbers after, less before.
         change: T.RunningTotal | None = None
         if key in buckets:  # cheaper than .get() on a mapping not known to be a dict
@@ -1212,7 +1236,13 @@ class Engine:
             change.add_tally(values, 1)
         else:
             # A new bucket (the usual case): its tally is the change itself.
-            self._schedule_slides(derived, scope, bucket)
+            scopes = place.scopes
+            if scopes is None:
+                place.scopes = self._schedule_slides(derived, scope, bucket)
+            else:
+                # Scheduled by the scope before: its due times are all still to come (expiry
+                # runs after the folds).
+                scopes.append(scope)
             buckets[key] = delta.tally()
         if windows is None:
             return
@@ -1240,8 +1270,9 @@ class Engine:
             if moment >= start:
                 totals[index].add_total(change)
 
-    def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> None:
-        """Have `bucket` leave each rolling window of `scope` when its time comes."""
+    def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> list[str]:
+        """Have `bucket` leave each rolling window of `scope` when its time comes; the scopes
+        with the bucket."""
         scopes = derived.slides.get(bucket)
         if scopes is None:
             scopes = derived.slides[bucket] = []
@@ -1251,6 +1282,7 @@ class Engine:
             # the scopes that had the bucket then, sliding it out again changes nothing).
             self._schedule_dues(derived, bucket)
         scopes.append(scope)
+        return scopes
 
     def _schedule_dues(self, derived: _Derived, bucket: int) -> None:
         dues = derived.slide_dues
