@@ -1303,13 +1303,7 @@ class Engine:
         if len(changes) == 1:
             changes[0].add_to(values)
         else:
-            # Counts are exact in any order, so they are added up natively and stored once;
-            # seconds are added one change at a time, in the order of their events.
-            counts = T.Change()
-            for change in changes:
-                counts.add_counts(change)
-                change.add_seconds_to(values)
-            counts.add_counts_to(values)
+            T.add_all_to(changes, values)
         # A plain dict holds the very list just added into.
         if not stored or type(buckets) is not dict:
             buckets[key] = values

@@ -65,6 +65,32 @@ def _stored(seconds: float) -> object:
     return 0
 
 
+# Bits of Change.add_seconds: the seconds entries a change added to.
+_WAIT: Final = 1
+_HANDLE: Final = 2
+_BUSY_START: Final = 4
+_BUSY_END: Final = 8
+_IDLE_START: Final = 16
+_IDLE_END: Final = 32
+
+
+def add_all_to(changes: list[Change], total: Tally) -> None:
+    """Add each change into a stored tally in order, as add_to of each would, reading and
+    storing each entry once. Counts are exact in any order, so they are added up natively
+    first; each seconds entry is read once and the changes' seconds are added to it natively,
+    one change at a time in their order: the same float additions, without a float object
+    and a list store for each."""
+    counts = Change()
+    seconds = Change()
+    seconds.read_seconds(total)
+    added = 0
+    for change in changes:
+        counts.add_counts(change)
+        added |= seconds.add_seconds(change)
+    counts.add_counts_to(total)
+    seconds.store_seconds(total, added)
+
+
 class Change:
     """A pending change to one tally: the events of a batch add into this, and it is added to
     the stored tallies once. Its fields are native ints and floats when compiled, so adding an
@@ -147,6 +173,54 @@ class Change:
             _stored(self.idle_end_offsets),
             self.idle_end_buckets,
         ]
+
+    def read_seconds(self, total: Tally) -> None:
+        """Take the seconds of a stored tally (read as floats, as add_seconds_to reads them)."""
+        self.wait_seconds = total[WAIT_SECONDS]
+        self.handle_seconds = total[HANDLE_SECONDS]
+        self.busy_start_offsets = total[BUSY_STARTS + 1]
+        self.busy_end_offsets = total[BUSY_ENDS + 1]
+        self.idle_start_offsets = total[IDLE_STARTS + 1]
+        self.idle_end_offsets = total[IDLE_ENDS + 1]
+
+    def add_seconds(self, other: Change) -> int:
+        """Add the seconds of `other` to these as add_seconds_to adds them to a tally's (zeros
+        skipped); the bits (_WAIT, ...) of the entries added to."""
+        added = 0
+        if other.wait_seconds:
+            self.wait_seconds += other.wait_seconds
+            added |= _WAIT
+        if other.handle_seconds:
+            self.handle_seconds += other.handle_seconds
+            added |= _HANDLE
+        if other.busy_start_offsets:
+            self.busy_start_offsets += other.busy_start_offsets
+            added |= _BUSY_START
+        if other.busy_end_offsets:
+            self.busy_end_offsets += other.busy_end_offsets
+            added |= _BUSY_END
+        if other.idle_start_offsets:
+            self.idle_start_offsets += other.idle_start_offsets
+            added |= _IDLE_START
+        if other.idle_end_offsets:
+            self.idle_end_offsets += other.idle_end_offsets
+            added |= _IDLE_END
+        return added
+
+    def store_seconds(self, total: Tally, added: int) -> None:
+        """Store the seconds entries whose bits are in `added` into a tally."""
+        if added & _WAIT:
+            total[WAIT_SECONDS] = self.wait_seconds
+        if added & _HANDLE:
+            total[HANDLE_SECONDS] = self.handle_seconds
+        if added & _BUSY_START:
+            total[BUSY_STARTS + 1] = self.busy_start_offsets
+        if added & _BUSY_END:
+            total[BUSY_ENDS + 1] = self.busy_end_offsets
+        if added & _IDLE_START:
+            total[IDLE_STARTS + 1] = self.idle_start_offsets
+        if added & _IDLE_END:
+            total[IDLE_ENDS + 1] = self.idle_end_offsets
 
     def add_counts(self, other: Change) -> None:
         """Add the counts of `other` (its whole numbers: exact in any order) to this one."""

@@ -1,8 +1,8 @@
 """tally.Change, the engine's pending change of one tally, stores exactly what adding the same
 events into a list tally and adding that list into the stored one (add_into) stores: the same
 numbers of the same types, seconds summed in the same order. Also when the engine folds several
-changes into one interval or day tally at once (counts added up first, seconds one change at a
-time)."""
+changes into one interval or day tally at once (add_all_to: counts added up first, each seconds
+entry summed natively one change at a time)."""
 
 from __future__ import annotations
 
@@ -90,19 +90,24 @@ def test_a_change_adds_what_its_list_tally_adds(batches: list[list[tuple]], star
     assert typed(stored) == typed(expected)
 
 
-@given(changes, st.lists(st.integers(min_value=0, max_value=3), min_size=T.WIDTH, max_size=T.WIDTH))
+SECONDS_ENTRIES = (T.WAIT_SECONDS, T.HANDLE_SECONDS, *(points + 1 for points in SPELL_POINTS))
+
+
+@given(
+    changes,
+    st.lists(st.integers(min_value=0, max_value=3), min_size=T.WIDTH, max_size=T.WIDTH),
+    st.lists(st.one_of(st.just(0), seconds), min_size=6, max_size=6),
+)
 def test_folding_changes_together_equals_folding_them_one_by_one(
-    batches: list[list[tuple]], start: list
+    batches: list[list[tuple]], start: list, start_seconds: list
 ) -> None:
+    for index, value in zip(SECONDS_ENTRIES, start_seconds, strict=True):
+        start[index] = value
     one_by_one, together = list(start), list(start)
     folded = [as_change(events) for events in batches]
     for change in folded:
         change.add_to(one_by_one)
-    counts = T.Change()
-    for change in folded:
-        counts.add_counts(change)
-        change.add_seconds_to(together)
-    counts.add_counts_to(together)
+    T.add_all_to(folded, together)
     assert typed(together) == typed(one_by_one)
 
 
