@@ -1377,22 +1377,25 @@ class Engine:
             bucket = due - length
             scopes = slides.get(bucket)
             if scopes is not None:
+                suffix = f"{_FINE_GRAIN}{SEP}{bucket}"  # of every scope's key: made once
                 for scope in scopes:
-                    self._slide_out(scope, bucket, index)
+                    self._slide_out(scope, scope + suffix, bucket, index)
         # Left the longest window too: no more due times.
         slides.pop(due - self._longest, None)
 
-    def _slide_out(self, scope: str, bucket: int, index: int) -> None:
-        """Bucket `bucket` has left window `index` for every snapshot from now on."""
-        key = f"{scope}{SEP}b{SEP}{bucket}"
+    def _slide_out(self, scope: str, key: str, bucket: int, index: int) -> None:
+        """Bucket `bucket` (its tally under `key`) has left window `index` of `scope` for
+        every snapshot from now on."""
+        buckets = self._buckets
         rolling = self._index().rolling.get(scope)
         if rolling is not None and rolling.starts[index] <= bucket:
-            values = self._buckets.get(key)
+            values = _record(buckets, key)
             if values is not None:
                 rolling.totals[index].add_tally(values, -1)
             rolling.starts[index] = float(bucket + self._bucket_seconds)
-        if index == self._longest_index:
-            self._buckets.pop(key, None)
+        # `in` and `del` rather than .pop(key, None): compiled, a generic method call.
+        if index == self._longest_index and key in buckets:
+            del buckets[key]
 
     def _drop_stale_legs(self, derived: _Derived, horizon: float) -> None:
         """Forget calls waiting since before `horizon` (max_wait_seconds ago). Each queue's
