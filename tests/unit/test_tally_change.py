@@ -128,3 +128,24 @@ def test_a_running_total_adds_a_change_as_it_adds_the_changes_tally(
     from_change.add_change(as_change(events))
     from_tally.add_tally(as_change(events).tally(), 1)
     assert typed(from_change.tally()) == typed(from_tally.tally())
+
+
+@given(st.lists(st.one_of(st.just(0), st.integers(1, 10**6), seconds), min_size=6, max_size=6))
+def test_a_running_total_takes_each_seconds_entry_as_its_truncated_units(
+    entries: list,
+) -> None:
+    """Whatever a stored seconds entry holds (the int 0 of no seconds, an int read back from
+    JSON, a float), a running total adds int(seconds * 2**30) of it, and taking the tally away
+    takes exactly that away again."""
+    tally = T.empty()
+    for index, value in zip(SECONDS_ENTRIES, entries, strict=True):
+        tally[index] = value
+    added, taken = T.RunningTotal(), T.RunningTotal()
+    added.add_tally(tally, 1)
+    taken.add_tally(tally, -1)
+    units = [added.wait_units, added.handle_units, added.busy_start_units]
+    units += [added.busy_end_units, added.idle_start_units, added.idle_end_units]
+    assert units == [int(float(value) * 2**30) for value in entries]
+    taken_units = [taken.wait_units, taken.handle_units, taken.busy_start_units]
+    taken_units += [taken.busy_end_units, taken.idle_start_units, taken.idle_end_units]
+    assert taken_units == [-unit for unit in units]
