@@ -317,6 +317,10 @@ class _RouteKeys:
         self.team_scope: _Scope | None = None
         self.queue_records: list[list] = []
         self.team_record: list | None = None
+        # The same in the order of _targets (queues, then team), for Engine._apply_known: set
+        # with the records, empty without them.
+        self.scopes: list[_Scope] = []
+        self.records: list[list] = []
 
     def find_scopes(self, derived: _Derived, agents: StateMapping) -> None:
         """Keep the scopes of these keys in `derived` if they all exist, and the agent's
@@ -334,12 +338,16 @@ class _RouteKeys:
             if team_record is not None and None not in queue_records:
                 self.queue_records = [record for record in queue_records if record is not None]
                 self.team_record = team_record
+                self.scopes = [*self.queue_scopes, team_scope]
+                self.records = [*self.queue_records, team_record]
 
     def forget_scopes(self) -> None:
         self.queue_scopes = []
         self.team_scope = None
         self.queue_records = []
         self.team_record = None
+        self.scopes = []
+        self.records = []
 
 
 class _TypeCount:
@@ -573,36 +581,14 @@ class Engine:
                 if isinstance(item, CallEvent):
                     self._apply_call(item)
                 else:
-                    agent_id, ts, state = item.agent_id, item.ts, item.state
-                    # In the order of _targets.
+                    # Shared by every scope of the route (compiled, each read of a field of
+                    # the event is a call).
+                    ts, state = item.ts, item.state
                     route, leaving = self._route(item, self._admitted_route)
-                    agent_keys = route.queue_agent_keys
-                    scopes, records = route.queue_scopes, route.queue_records
-                    for at, scope in enumerate(route.queue_keys):
-                        self._apply_spell(
-                            scope,
-                            agent_id,
-                            state,
-                            ts,
-                            agent_keys[at],
-                            scopes[at] if scopes else None,
-                            records[at] if records else None,
-                        )
-                    if leaving is not None:
-                        for scope in leaving:
-                            self._apply_spell(scope, agent_id, ABSENT, ts)
-                    team_scope = route.team_scope
-                    self._apply_spell(
-                        route.team_key,
-                        agent_id,
-                        state,
-                        ts,
-                        route.team_agent_key,
-                        team_scope,
-                        route.team_record,
-                    )
-                    if team_scope is None:
-                        route.find_scopes(self._derived or self._index(), self._agents)
+                    if leaving is None and route.records:
+                        self._apply_known(route, state, ts)
+                    else:
+                        self._apply_route(route, leaving, item.agent_id, state, ts)
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
@@ -1000,6 +986,85 @@ class Engine:
             raise TypeError(f"name {name!r}")
         key = self._queue_key(name) if scope_kind == QUEUE_SCOPE else self._team_key(name)
         return key, str(agent_id), state, ts
+
+    def _apply_route(
+        self,
+        route: _RouteKeys,
+        leaving: list[str] | None,
+        agent_id: str,
+        state: str,
+        ts: float,
+    ) -> None:
+        """An admitted agent state in every scope of its route, in the order of _targets."""
+        agent_keys = route.queue_agent_keys
+        scopes, records = route.queue_scopes, route.queue_records
+        for at, scope in enumerate(route.queue_keys):
+            self._apply_spell(
+                scope,
+                agent_id,
+                state,
+                ts,
+                agent_keys[at],
+                scopes[at] if scopes else None,
+                records[at] if records else None,
+            )
+        if leaving is not None:
+            for scope in leaving:
+                self._apply_spell(scope, agent_id, ABSENT, ts)
+        team_scope = route.team_scope
+        self._apply_spell(
+            route.team_key,
+            agent_id,
+            state,
+            ts,
+            route.team_agent_key,
+            team_scope,
+            route.team_record,
+        )
+        if team_scope is None:
+            route.find_scopes(self._derived or self._index(), self._agents)
+
+    def _apply_known(self, route: _RouteKeys, state: str, ts: float) -> None:
+        """_apply_route for the usual case: the agent stays in its queues and team, which
+        exist, and its records in them are at hand (`agents` is a plain dict). What the scopes
+        share is done once: the boxed ts, the bucket, the transition (the agent mostly leaves
+        the same state in each), and no max_ts update (_admit made it)."""
+        records, scopes = route.records, route.scopes
+        stamp: object = ts  # boxed once for every record
+        state_at = _state_index(state)
+        # The transition of the previous scope, reused while the agent leaves the same state.
+        left: object = None
+        ended_at = 0
+        points: tuple[int | None, int | None] | None = None
+        bucket = -1  # computed by the first scope with spell points
+        offset_in_bucket = 0.0
+        for at in range(len(records)):
+            record = records[at]
+            ended: str = record[0]
+            since: float = record[1]
+            if ts < since or (ts == since and state == ended):
+                continue  # idempotent, as in _apply_spell
+            record[0] = state
+            record[1] = stamp
+            if ended is not left:
+                left = ended
+                ended_at = _state_index(ended)
+                points = _TRANSITIONS[ended_at][state_at]
+            scope = scopes[at]
+            counts = scope.counts
+            # Not `-=`/`+=`: compiled, those stay generic on a list item; this adds native ints.
+            counts[ended_at] = counts[ended_at] - 1
+            counts[state_at] = counts[state_at] + 1
+            if points is not None:
+                if bucket < 0:
+                    bucket = _bucket_start(ts, self._bucket_seconds)
+                    offset_in_bucket = ts - bucket
+                ended_points, started_points = points
+                delta = self._delta(scope, bucket)
+                if ended_points is not None:
+                    delta.add_point(ended_points, offset_in_bucket, bucket)
+                if started_points is not None:
+                    delta.add_point(started_points, offset_in_bucket, bucket)
 
     def _apply_spell(
         self,
