@@ -84,7 +84,7 @@ def _spell_points(ended: str, started: str) -> tuple[int | None, int | None] | N
     return end_points, start_points
 
 
-# A scope's agents per state are a list in this order (ABSENT is counted too, never read).
+# States by position (_state_index): the transitions' and the agent counts' index.
 _STATE_ORDER: Final = (*_SCOPE_STATES, ABSENT)
 _LOGGED_OUT_AT: Final = 0
 _AVAILABLE_AT: Final = 1
@@ -180,11 +180,33 @@ def _group(groups: dict[int, list[T.Change]], key: int) -> list[T.Change]:
     return changes
 
 
-def _new_counts() -> list[int]:
-    return [0] * len(_STATE_ORDER)
+class _AgentCounts:
+    """A scope's agents in each state (part of the derived indexes; ABSENT is not counted).
+    Native int attributes: compiled, a count kept in a list item is boxed at every change and
+    type-checked at every read."""
+
+    def __init__(self) -> None:
+        self.logged_out = 0
+        self.available = 0
+        self.on_call = 0
+        self.wrap_up = 0
+        self.not_ready = 0
+
+    def add(self, at: int, step: int) -> None:
+        """`step` more agents in the state at position `at` of _STATE_ORDER."""
+        if at == _AVAILABLE_AT:
+            self.available += step
+        elif at == _ON_CALL_AT:
+            self.on_call += step
+        elif at == _WRAP_UP_AT:
+            self.wrap_up += step
+        elif at == _NOT_READY_AT:
+            self.not_ready += step
+        elif at == _LOGGED_OUT_AT:
+            self.logged_out += step
 
 
-_NO_AGENTS: Final = _new_counts()
+_NO_AGENTS: Final = _AgentCounts()
 _FINE_GRAIN: Final = SEP + "b"  # ends the part of a bucket key before its start
 # Expiry heap entry kinds.
 _SLIDE: Final = 0
@@ -374,9 +396,9 @@ class _Scope:
     """What an update of one queue or team reads besides the mappings, reached with one lookup
     (part of the derived indexes)."""
 
-    def __init__(self, key: str, counts: list[int]) -> None:
+    def __init__(self, key: str, counts: _AgentCounts) -> None:
         self.key = key
-        self.counts = counts  # the scope's list in _Derived.agent_counts
+        self.counts = counts  # the scope's entry in _Derived.agent_counts
         # Tally changes of the batch numbered `batch` by bucket, in the order first changed
         # (folded by flush()), and the one of `bucket`: successive events of a scope mostly fall
         # in one bucket, so most skip the lookup in `pending`.
@@ -440,7 +462,7 @@ class _Derived:
         # from the buckets by the first snapshot, or by prepare_snapshots().
         self.rolling: dict[str, _Rolling] = {}
         self.rolling_ready = False
-        self.agent_counts: dict[str, list[int]] = {}
+        self.agent_counts: dict[str, _AgentCounts] = {}
         # queue -> {leg key: offer ts} of waiting calls, in arrival order. By the key in
         # `legs`, not the call id: that string's hash is computed already.
         self.waiting: dict[str, dict[str, float]] = {}
@@ -1052,9 +1074,8 @@ class Engine:
                 points = _TRANSITIONS[ended_at][state_at]
             scope = scopes[at]
             counts = scope.counts
-            # Not `-=`/`+=`: compiled, those stay generic on a list item; this adds native ints.
-            counts[ended_at] = counts[ended_at] - 1
-            counts[state_at] = counts[state_at] + 1
+            counts.add(ended_at, -1)
+            counts.add(state_at, 1)
             if points is not None:
                 if bucket < 0:
                     bucket = _bucket_start(ts, self._bucket_seconds)
@@ -1119,9 +1140,8 @@ class Engine:
             agents[key] = [state, ts]
         counts = scope_data.counts
         ended_at, state_at = _state_index(ended), _state_index(state)
-        # Not `-=`/`+=`: compiled, those stay generic on a list item; this adds native ints.
-        counts[ended_at] = counts[ended_at] - 1
-        counts[state_at] = counts[state_at] + 1
+        counts.add(ended_at, -1)
+        counts.add(state_at, 1)
         points = _TRANSITIONS[ended_at][state_at]
         if points is not None:
             ended_points, started_points = points
@@ -1141,7 +1161,7 @@ class Engine:
         self._register(key, ts)
         counts = derived.agent_counts.get(key)
         if counts is None:
-            counts = derived.agent_counts[key] = _new_counts()
+            counts = derived.agent_counts[key] = _AgentCounts()
         scope = derived.scopes[key] = _Scope(key, counts)
         return scope
 
@@ -1426,8 +1446,8 @@ class Engine:
                 scope = key.rsplit(SEP, 1)[0]
                 counts = derived.agent_counts.get(scope)
                 if counts is None:
-                    counts = derived.agent_counts[scope] = _new_counts()
-                counts[_state_index(agent_state)] += 1
+                    counts = derived.agent_counts[scope] = _AgentCounts()
+                counts.add(_state_index(agent_state), 1)
         for key in list(state.buckets):
             tag, name, grain, start_text = key.split(SEP)
             scope, start = tag + SEP + name, int(start_text)
@@ -1565,7 +1585,7 @@ class Engine:
         settings = view.settings
         assert settings is not None  # a queue's view
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
-        busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
+        busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
         rolling = self._rolling_of(scope)
         tallies = self._tallies(scope, view, rolling, frame)
@@ -1615,7 +1635,7 @@ class Engine:
             last.figures = staffing_object(last.load, productive)
         return last.figures.copy()  # a new object per snapshot: the caller may change it
 
-    def _queue_state(self, queue: str, counts: list[int], as_of: float) -> dict[str, Any]:
+    def _queue_state(self, queue: str, counts: _AgentCounts, as_of: float) -> dict[str, Any]:
         waiting = 0
         oldest = math.inf
         since = self._index().waiting.get(queue)
@@ -1624,21 +1644,16 @@ class Engine:
                 if as_of - ts <= self._max_wait:
                     waiting += 1
                     oldest = min(oldest, ts)
-        staffed = (
-            counts[_AVAILABLE_AT]
-            + counts[_ON_CALL_AT]
-            + counts[_WRAP_UP_AT]
-            + counts[_NOT_READY_AT]
-        )
+        staffed = counts.available + counts.on_call + counts.wrap_up + counts.not_ready
         return {
             "calls_waiting": waiting,
             "oldest_waiting_seconds": as_of - oldest if waiting else None,
             "agents": {
                 "staffed": staffed,
-                "available": counts[_AVAILABLE_AT],
-                "on_call": counts[_ON_CALL_AT],
-                "wrap_up": counts[_WRAP_UP_AT],
-                "not_ready": counts[_NOT_READY_AT],
+                "available": counts.available,
+                "on_call": counts.on_call,
+                "wrap_up": counts.wrap_up,
+                "not_ready": counts.not_ready,
             },
         }
 
@@ -1646,7 +1661,7 @@ class Engine:
         scope = TEAM_SCOPE + SEP + team
         view = self._view(scope, None)
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
-        busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
+        busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
         tallies = self._tallies(scope, view, self._rolling_of(scope), frame)
         names, starts, views = frame.names, frame.window_starts, view.windows
