@@ -721,14 +721,26 @@ class Engine:
         seen = self._seen
         event_id = item.event_id
         horizon = self.now - self._lateness
+        # `object`: compiled, the ts is boxed once for `seen` and its list.
+        stamp: object = ts
+        # Replay's plain dict stores a new id (the usual case) with the one lookup that finds
+        # whether it is new, and takes it out again if the event is refused below; any other
+        # mapping (a table) is read as _value reads it and written once the event is accepted.
+        stored = False
+        if type(seen) is dict:
+            count = len(seen)
+            previous = seen.setdefault(event_id, stamp)
+            stored = len(seen) > count
+        else:
+            previous = _value(seen, event_id)
         # An id older than the lateness horizon counts as forgotten even before it is evicted,
         # so the outcome never depends on when eviction runs.
-        # `in` first: a new id (the usual case) costs one membership test, cheaper than .get()
-        # on a mapping that is not known to be a dict.
-        if event_id in seen and seen[event_id] >= horizon:
+        if not stored and previous is not None and previous >= horizon:
             self.stats.duplicates += 1
             return Outcome("duplicate", None, "", item.type, item)
         if ts < horizon:
+            if stored:
+                del seen[event_id]
             return self._reject(
                 LATE,
                 f"ts is {self.now - ts:.0f} s old (allowed_lateness_seconds={self._lateness:g})",
@@ -741,14 +753,15 @@ class Engine:
                 # Typed: compiled, the comparison is native instead of generic.
                 latest_ts: float = latest[0]
                 if ts < latest_ts:
+                    if stored:
+                        del seen[event_id]
                     return self._reject(
                         OUT_OF_ORDER,
                         f"agent {agent_id!r} already has a state at a later ts",
                         item.type,
                     )
-        # `object`: compiled, the ts is boxed once for both lists instead of once per use.
-        stamp: object = ts
-        seen[event_id] = stamp
+        if not stored:
+            seen[event_id] = stamp
         derived.seen_ids.append(event_id)
         derived.seen_ts.append(stamp)
         if ts > self.max_ts:
