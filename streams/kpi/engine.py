@@ -343,6 +343,10 @@ class _RouteKeys:
         # with the records, empty without them.
         self.scopes: list[_Scope] = []
         self.records: list[list] = []
+        # The agent's router record if the router is a plain dict (which holds this very list,
+        # updated in place): _admit finds it with the lookup of these keys. Part of the
+        # derived indexes too.
+        self.latest: list | None = None
 
     def find_scopes(self, derived: _Derived, agents: StateMapping) -> None:
         """Keep the scopes of these keys in `derived` if they all exist, and the agent's
@@ -370,6 +374,7 @@ class _RouteKeys:
         self.team_record = None
         self.scopes = []
         self.records = []
+        self.latest = None
 
 
 class _TypeCount:
@@ -565,8 +570,9 @@ class Engine:
         self._batch = 0  # flush() counts up when it detaches _changed (see _Scope.batch)
         self._type_counts = [_TypeCount() for _ in EVENT_TYPES]  # by _type_index
         # The router record _admit read for the agent state it admitted last, which _route
-        # then updates: one read of the router per agent state.
+        # then updates, and the agent's route keys: one lookup per agent state.
         self._admitted_route: list | None = None
+        self._admitted_keys: _RouteKeys | None = None
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -606,7 +612,7 @@ class Engine:
                     # Shared by every scope of the route (compiled, each read of a field of
                     # the event is a call).
                     ts, state = item.ts, item.state
-                    route, leaving = self._route(item, self._admitted_route)
+                    route, leaving = self._route(item, self._admitted_route, self._admitted_keys)
                     if leaving is None and route.records:
                         self._apply_known(route, state, ts)
                     else:
@@ -651,7 +657,7 @@ class Engine:
     def _routed(self, event: AgentStateEvent) -> Outcome:
         """The accepted outcome of an agent state, with one update per queue and team."""
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
-        route, leaving = self._route(event, self._admitted_route)
+        route, leaving = self._route(event, self._admitted_route, self._admitted_keys)
         outcome.scope_updates = [
             (
                 scope[2:],
@@ -748,7 +754,11 @@ class Engine:
             )
         if isinstance(item, AgentStateEvent):
             agent_id = item.agent_id
-            latest = self._admitted_route = _record(self._router, agent_id)
+            keys = self._admitted_keys = self._route_keys.get(agent_id)
+            latest = None if keys is None else keys.latest
+            if latest is None:
+                latest = _record(self._router, agent_id)
+            self._admitted_route = latest
             if latest is not None:
                 # Typed: compiled, the comparison is native instead of generic.
                 latest_ts: float = latest[0]
@@ -929,12 +939,13 @@ class Engine:
 
     # ----------------------------------------------------------------------------- agent states
     def _route(
-        self, event: AgentStateEvent, latest: list | None
+        self, event: AgentStateEvent, latest: list | None, cached: _RouteKeys | None
     ) -> tuple[_RouteKeys, list[str] | None]:
         """The scope keys of the agent's queues and team, which get the event's state, and
         of those the agent leaves (state ABSENT), if any; see _targets. Returned as they are,
         not as a list of (scope, state) pairs: replay applies them without making one.
-        `latest` is the agent's router record as _admit read it (None if it has none)."""
+        `latest` is the agent's router record and `cached` its last route's keys, as _admit
+        read them (None if it has none)."""
         router = self._router
         agent_id = event.agent_id
         queues = event.queues
@@ -942,10 +953,11 @@ class Engine:
         team = event.team
         if latest is None:
             keys = self._new_route_keys(agent_id, queues, team)
-            router[agent_id] = [event.ts, state, queues, team]
+            record = router[agent_id] = [event.ts, state, queues, team]
+            if type(router) is dict:
+                keys.latest = record
             return keys, None
         old_queues, old_team = latest[2], latest[3]
-        cached = self._route_keys.get(agent_id)
         # Keys made from the very objects the router holds (immutable): compared through the
         # keys' typed fields, natively (equal tuples of equal strings: what `==` finds).
         current = cached is not None and cached.queues is old_queues and cached.team is old_team
@@ -984,6 +996,8 @@ class Engine:
                 latest[0], latest[1] = old_ts, old_state
                 latest[2], latest[3] = old_queues, old_team
                 raise
+        else:
+            keys.latest = latest
         return keys, leaving
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:

@@ -151,3 +151,26 @@ def test_scopes_an_agent_left_in_different_states_each_close_their_own_spell() -
     for queue in ("sales", "support"):
         agents = snapshots[0]["queues"][queue]["agents"]
         assert (agents["staffed"], agents["on_call"], agents["not_ready"]) == (1, 1, 0)
+
+
+def test_an_agent_record_restored_into_a_dict_router_is_read_after_invalidate_caches() -> None:
+    """Replay keeps each agent's router record with its route keys (no second lookup); a
+    record put into the router from outside (restored tables) is read again once the caches
+    are dropped, as invalidate_caches promises."""
+    start = 1_795_000_000.0
+
+    def agent_state(event_id: str, ts: float) -> bytes:
+        event = {"type": "agent.state", "event_id": event_id, "ts": start + ts, "agent_id": "a1"}
+        return orjson.dumps({**event, "state": "available", "queues": ["sales"]})
+
+    engine = Engine(settings_from_mapping({}))
+    outcomes = engine.ingest_many([agent_state("e1", 0), agent_state("e2", 10)])
+    assert [outcome.status for outcome in outcomes] == ["accepted", "accepted"]
+    restored = list(engine.state.router["a1"])
+    restored[0] = start + 100  # another worker applied a later state before the restart
+    engine.state.router["a1"] = restored
+    engine.invalidate_caches()
+    outcome = engine.ingest(agent_state("e3", 50))
+    assert (outcome.status, outcome.reason) == ("rejected", "out_of_order")
+    assert engine.ingest(agent_state("e4", 110)).accepted
+    assert engine.state.router["a1"][0] == start + 110
