@@ -573,6 +573,9 @@ class Engine:
         # then updates, and the agent's route keys: one lookup per agent state.
         self._admitted_route: list | None = None
         self._admitted_keys: _RouteKeys | None = None
+        # The ts of the event _admit accepted last as stored in `seen`: compiled, one boxed
+        # float for that and the records the event changes (router, agents, legs).
+        self._admitted_stamp: object = None
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -611,10 +614,12 @@ class Engine:
                 else:
                     # Shared by every scope of the route (compiled, each read of a field of
                     # the event is a call).
-                    ts, state = item.ts, item.state
-                    route, leaving = self._route(item, self._admitted_route, self._admitted_keys)
+                    ts, state, stamp = item.ts, item.state, self._admitted_stamp
+                    route, leaving = self._route(
+                        item, self._admitted_route, self._admitted_keys, stamp
+                    )
                     if leaving is None and route.records:
-                        self._apply_known(route, state, ts)
+                        self._apply_known(route, state, ts, stamp)
                     else:
                         self._apply_route(route, leaving, item.agent_id, state, ts)
             except Exception as error:
@@ -657,7 +662,9 @@ class Engine:
     def _routed(self, event: AgentStateEvent) -> Outcome:
         """The accepted outcome of an agent state, with one update per queue and team."""
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
-        route, leaving = self._route(event, self._admitted_route, self._admitted_keys)
+        route, leaving = self._route(
+            event, self._admitted_route, self._admitted_keys, self._admitted_stamp
+        )
         outcome.scope_updates = [
             (
                 scope[2:],
@@ -774,6 +781,7 @@ class Engine:
             seen[event_id] = stamp
         derived.seen_ids.append(event_id)
         derived.seen_ts.append(stamp)
+        self._admitted_stamp = stamp
         if ts > self.max_ts:
             self.max_ts = ts
             if now is None:
@@ -825,13 +833,14 @@ class Engine:
         totals = queue.totals
         delta = self._delta(queue.scope, _bucket_start(event.ts, self._bucket_seconds))
         kind = event.type
+        stamp = self._admitted_stamp
         # The leg first: if storing it fails, nothing of the event is counted.
         if kind == CALL_OFFERED:
-            self._offer_leg(queue, event.call_id, event.ts)
+            self._offer_leg(queue, event.call_id, event.ts, stamp)
             totals.offered += 1
             delta.offered += 1
         elif kind == CALL_ANSWERED:
-            self._resolve_leg(queue, event.call_id, event.ts)
+            self._resolve_leg(queue, event.call_id, event.ts, stamp)
             wait = event.wait_seconds
             within = wait <= queue.threshold
             totals.answered += 1
@@ -840,7 +849,7 @@ class Engine:
             delta.answered_within_threshold += within
             delta.wait_seconds += wait
         elif kind == CALL_ABANDONED:
-            self._resolve_leg(queue, event.call_id, event.ts)
+            self._resolve_leg(queue, event.call_id, event.ts, stamp)
             wait = event.wait_seconds
             totals.abandoned += 1
             delta.abandoned += 1
@@ -893,7 +902,8 @@ class Engine:
         horizon = self._max_wait if status == WAITING else self._lateness
         return leg if since >= self.now - horizon else None
 
-    def _offer_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
+    def _offer_leg(self, queue: _Queue, call_id: str, ts: float, stamp: Any) -> None:
+        """Offered at `ts`, boxed as `stamp` (Any: stored in `waiting` as the float it is)."""
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         if leg is not None:
@@ -903,18 +913,17 @@ class Engine:
                 return  # answered or abandoned already (its answer may have arrived first)
             if since <= ts:
                 return
-        # Boxed once for both.
-        stamp: Any = ts
         self._legs[key] = [WAITING, stamp]
         queue.waiting[key] = stamp
 
-    def _resolve_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
+    def _resolve_leg(self, queue: _Queue, call_id: str, ts: float, stamp: object) -> None:
+        """Answered or abandoned at `ts`, boxed as `stamp`."""
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         # Kept as resolved for the lateness bound, whether its offer came first or not: an
         # offer of the same leg that arrives later is absorbed, so arrival order never matters.
         if leg is None:
-            self._legs[key] = [RESOLVED, ts]
+            self._legs[key] = [RESOLVED, stamp]
         else:
             status: int = leg[0]
             if status == RESOLVED:
@@ -923,7 +932,7 @@ class Engine:
             # put back as it was if storing it fails, so nothing of the event is counted.
             offered_at = leg[1]
             leg[0] = RESOLVED
-            leg[1] = ts
+            leg[1] = stamp
             try:
                 self._legs[key] = leg
             except BaseException:
@@ -935,17 +944,21 @@ class Engine:
             del waiting[key]
         derived = self._derived or self._index()
         derived.resolved_keys.append(key)
-        derived.resolved_ts.append(ts)
+        derived.resolved_ts.append(stamp)
 
     # ----------------------------------------------------------------------------- agent states
     def _route(
-        self, event: AgentStateEvent, latest: list | None, cached: _RouteKeys | None
+        self,
+        event: AgentStateEvent,
+        latest: list | None,
+        cached: _RouteKeys | None,
+        stamp: object,
     ) -> tuple[_RouteKeys, list[str] | None]:
         """The scope keys of the agent's queues and team, which get the event's state, and
         of those the agent leaves (state ABSENT), if any; see _targets. Returned as they are,
         not as a list of (scope, state) pairs: replay applies them without making one.
         `latest` is the agent's router record and `cached` its last route's keys, as _admit
-        read them (None if it has none)."""
+        read them (None if it has none), `stamp` the event's ts as _admit stored it."""
         router = self._router
         agent_id = event.agent_id
         queues = event.queues
@@ -953,7 +966,7 @@ class Engine:
         team = event.team
         if latest is None:
             keys = self._new_route_keys(agent_id, queues, team)
-            record = router[agent_id] = [event.ts, state, queues, team]
+            record = router[agent_id] = [stamp, state, queues, team]
             if type(router) is dict:
                 keys.latest = record
             return keys, None
@@ -985,7 +998,7 @@ class Engine:
         # holds this very list), as a table logs it; put back as it was if storing it fails,
         # or the agent's next event would not be routed out of the queues it leaves now.
         old_ts, old_state = latest[0], latest[1]
-        latest[0] = event.ts
+        latest[0] = stamp
         latest[1] = state
         latest[2] = queues
         latest[3] = team
@@ -1073,13 +1086,12 @@ class Engine:
         if team_scope is None:
             route.find_scopes(self._derived or self._index(), self._agents)
 
-    def _apply_known(self, route: _RouteKeys, state: str, ts: float) -> None:
+    def _apply_known(self, route: _RouteKeys, state: str, ts: float, stamp: object) -> None:
         """_apply_route for the usual case: the agent stays in its queues and team, which
         exist, and its records in them are at hand (`agents` is a plain dict). What the scopes
-        share is done once: the boxed ts, the bucket, the transition (the agent mostly leaves
-        the same state in each), and no max_ts update (_admit made it)."""
+        share is done once: the bucket, the transition (the agent mostly leaves the same state
+        in each), and no max_ts update (_admit made it). `stamp` is `ts` as _admit boxed it."""
         records, scopes = route.records, route.scopes
-        stamp: object = ts  # boxed once for every record
         state_at = _state_index(state)
         # The transition of the previous scope, reused while the agent leaves the same state.
         left: object = None
