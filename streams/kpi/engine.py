@@ -928,17 +928,21 @@ class Engine:
             status: int = leg[0]
             if status == RESOLVED:
                 return
-            # The waiting leg's record, updated in place and written back (what a table logs);
-            # put back as it was if storing it fails, so nothing of the event is counted.
+            # The waiting leg's record, updated in place: no new list. A plain dict holds this
+            # very list already; any other mapping (a table) is written to, which is what it
+            # logs, and the record put back as it was if storing it fails, so nothing of the
+            # event is counted.
             offered_at = leg[1]
             leg[0] = RESOLVED
             leg[1] = stamp
-            try:
-                self._legs[key] = leg
-            except BaseException:
-                leg[0] = WAITING
-                leg[1] = offered_at
-                raise
+            legs = self._legs
+            if type(legs) is not dict:
+                try:
+                    legs[key] = leg
+                except BaseException:
+                    leg[0] = WAITING
+                    leg[1] = offered_at
+                    raise
         waiting = queue.waiting
         if key in waiting:  # cheaper than dict.pop(key, None), compiled
             del waiting[key]
