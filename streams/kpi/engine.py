@@ -84,7 +84,7 @@ def _spell_points(ended: str, started: str) -> tuple[int | None, int | None] | N
     return end_points, start_points
 
 
-# A scope's agents per state are a list in this order (ABSENT is counted too, never read).
+# States by position (_state_index): the transitions' and the agent counts' index.
 _STATE_ORDER: Final = (*_SCOPE_STATES, ABSENT)
 _LOGGED_OUT_AT: Final = 0
 _AVAILABLE_AT: Final = 1
@@ -180,11 +180,33 @@ def _group(groups: dict[int, list[T.Change]], key: int) -> list[T.Change]:
     return changes
 
 
-def _new_counts() -> list[int]:
-    return [0] * len(_STATE_ORDER)
+class _AgentCounts:
+    """A scope's agents in each state (part of the derived indexes; ABSENT is not counted).
+    Native int attributes: compiled, a count kept in a list item is boxed at every change and
+    type-checked at every read."""
+
+    def __init__(self) -> None:
+        self.logged_out = 0
+        self.available = 0
+        self.on_call = 0
+        self.wrap_up = 0
+        self.not_ready = 0
+
+    def add(self, at: int, step: int) -> None:
+        """`step` more agents in the state at position `at` of _STATE_ORDER."""
+        if at == _AVAILABLE_AT:
+            self.available += step
+        elif at == _ON_CALL_AT:
+            self.on_call += step
+        elif at == _WRAP_UP_AT:
+            self.wrap_up += step
+        elif at == _NOT_READY_AT:
+            self.not_ready += step
+        elif at == _LOGGED_OUT_AT:
+            self.logged_out += step
 
 
-_NO_AGENTS: Final = _new_counts()
+_NO_AGENTS: Final = _AgentCounts()
 _FINE_GRAIN: Final = SEP + "b"  # ends the part of a bucket key before its start
 # Expiry heap entry kinds.
 _SLIDE: Final = 0
@@ -317,6 +339,14 @@ class _RouteKeys:
         self.team_scope: _Scope | None = None
         self.queue_records: list[list] = []
         self.team_record: list | None = None
+        # The same in the order of _targets (queues, then team), for Engine._apply_known: set
+        # with the records, empty without them.
+        self.scopes: list[_Scope] = []
+        self.records: list[list] = []
+        # The agent's router record if the router is a plain dict (which holds this very list,
+        # updated in place): _admit finds it with the lookup of these keys. Part of the
+        # derived indexes too.
+        self.latest: list | None = None
 
     def find_scopes(self, derived: _Derived, agents: StateMapping) -> None:
         """Keep the scopes of these keys in `derived` if they all exist, and the agent's
@@ -334,12 +364,17 @@ class _RouteKeys:
             if team_record is not None and None not in queue_records:
                 self.queue_records = [record for record in queue_records if record is not None]
                 self.team_record = team_record
+                self.scopes = [*self.queue_scopes, team_scope]
+                self.records = [*self.queue_records, team_record]
 
     def forget_scopes(self) -> None:
         self.queue_scopes = []
         self.team_scope = None
         self.queue_records = []
         self.team_record = None
+        self.scopes = []
+        self.records = []
+        self.latest = None
 
 
 class _TypeCount:
@@ -412,9 +447,9 @@ class _Scope:
     """What an update of one queue or team reads besides the mappings, reached with one lookup
     (part of the derived indexes)."""
 
-    def __init__(self, key: str, counts: list[int]) -> None:
+    def __init__(self, key: str, counts: _AgentCounts) -> None:
         self.key = key
-        self.counts = counts  # the scope's list in _Derived.agent_counts
+        self.counts = counts  # the scope's entry in _Derived.agent_counts
         # Tally changes of the batch numbered `batch` by bucket, in the order first changed
         # (folded by flush()), and the one of `bucket`: successive events of a scope mostly fall
         # in one bucket, so most skip the lookup in `pending`.
@@ -478,7 +513,7 @@ class _Derived:
         # from the buckets by the first snapshot, or by prepare_snapshots().
         self.rolling: dict[str, _Rolling] = {}
         self.rolling_ready = False
-        self.agent_counts: dict[str, list[int]] = {}
+        self.agent_counts: dict[str, _AgentCounts] = {}
         # queue -> {leg key: offer ts} of waiting calls, in arrival order. By the key in
         # `legs`, not the call id: that string's hash is computed already.
         self.waiting: dict[str, dict[str, float]] = {}
@@ -581,8 +616,12 @@ class Engine:
         self._batch = 0  # flush() counts up when it detaches _changed (see _Scope.batch)
         self._type_counts = [_TypeCount() for _ in EVENT_TYPES]  # by _type_index
         # The router record _admit read for the agent state it admitted last, which _route
-        # then updates: one read of the router per agent state.
+        # then updates, and the agent's route keys: one lookup per agent state.
         self._admitted_route: list | None = None
+        self._admitted_keys: _RouteKeys | None = None
+        # The ts of the event _admit accepted last as stored in `seen`: compiled, one boxed
+        # float for that and the records the event changes (router, agents, legs).
+        self._admitted_stamp: object = None
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -619,36 +658,16 @@ class Engine:
                 if isinstance(item, CallEvent):
                     self._apply_call(item)
                 else:
-                    agent_id, ts, state = item.agent_id, item.ts, item.state
-                    # In the order of _targets.
-                    route, leaving = self._route(item, self._admitted_route)
-                    agent_keys = route.queue_agent_keys
-                    scopes, records = route.queue_scopes, route.queue_records
-                    for at, scope in enumerate(route.queue_keys):
-                        self._apply_spell(
-                            scope,
-                            agent_id,
-                            state,
-                            ts,
-                            agent_keys[at],
-                            scopes[at] if scopes else None,
-                            records[at] if records else None,
-                        )
-                    if leaving is not None:
-                        for scope in leaving:
-                            self._apply_spell(scope, agent_id, ABSENT, ts)
-                    team_scope = route.team_scope
-                    self._apply_spell(
-                        route.team_key,
-                        agent_id,
-                        state,
-                        ts,
-                        route.team_agent_key,
-                        team_scope,
-                        route.team_record,
+                    # Shared by every scope of the route (compiled, each read of a field of
+                    # the event is a call).
+                    ts, state, stamp = item.ts, item.state, self._admitted_stamp
+                    route, leaving = self._route(
+                        item, self._admitted_route, self._admitted_keys, stamp
                     )
-                    if team_scope is None:
-                        route.find_scopes(self._derived or self._index(), self._agents)
+                    if leaving is None and route.records:
+                        self._apply_known(route, state, ts, stamp)
+                    else:
+                        self._apply_route(route, leaving, item.agent_id, state, ts)
             except Exception as error:
                 outcomes.append(
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
@@ -689,7 +708,9 @@ class Engine:
     def _routed(self, event: AgentStateEvent) -> Outcome:
         """The accepted outcome of an agent state, with one update per queue and team."""
         outcome = Outcome("accepted", event_type=AGENT_STATE, event=event)
-        route, leaving = self._route(event, self._admitted_route)
+        route, leaving = self._route(
+            event, self._admitted_route, self._admitted_keys, self._admitted_stamp
+        )
         outcome.scope_updates = [
             (
                 scope[2:],
@@ -759,14 +780,26 @@ class Engine:
         seen = self._seen
         event_id = item.event_id
         horizon = self.now - self._lateness
+        # `object`: compiled, the ts is boxed once for `seen` and its list.
+        stamp: object = ts
+        # Replay's plain dict stores a new id (the usual case) with the one lookup that finds
+        # whether it is new, and takes it out again if the event is refused below; any other
+        # mapping (a table) is read as _value reads it and written once the event is accepted.
+        stored = False
+        if type(seen) is dict:
+            count = len(seen)
+            previous = seen.setdefault(event_id, stamp)
+            stored = len(seen) > count
+        else:
+            previous = _value(seen, event_id)
         # An id older than the lateness horizon counts as forgotten even before it is evicted,
         # so the outcome never depends on when eviction runs.
-        # `in` first: a new id (the usual case) costs one membership test, cheaper than .get()
-        # on a mapping that is not known to be a dict.
-        if event_id in seen and seen[event_id] >= horizon:
+        if not stored and previous is not None and previous >= horizon:
             self.stats.duplicates += 1
             return Outcome("duplicate", None, "", item.type, item)
         if ts < horizon:
+            if stored:
+                del seen[event_id]
             return self._reject(
                 LATE,
                 f"ts is {self.now - ts:.0f} s old (allowed_lateness_seconds={self._lateness:g})",
@@ -774,21 +807,27 @@ class Engine:
             )
         if isinstance(item, AgentStateEvent):
             agent_id = item.agent_id
-            latest = self._admitted_route = _record(self._router, agent_id)
+            keys = self._admitted_keys = self._route_keys.get(agent_id)
+            latest = None if keys is None else keys.latest
+            if latest is None:
+                latest = _record(self._router, agent_id)
+            self._admitted_route = latest
             if latest is not None:
                 # Typed: compiled, the comparison is native instead of generic.
                 latest_ts: float = latest[0]
                 if ts < latest_ts:
+                    if stored:
+                        del seen[event_id]
                     return self._reject(
                         OUT_OF_ORDER,
                         f"agent {agent_id!r} already has a state at a later ts",
                         item.type,
                     )
-        # `object`: compiled, the ts is boxed once for both lists instead of once per use.
-        stamp: object = ts
-        seen[event_id] = stamp
+        if not stored:
+            seen[event_id] = stamp
         derived.seen_ids.append(event_id)
         derived.seen_ts.append(stamp)
+        self._admitted_stamp = stamp
         if ts > self.max_ts:
             self.max_ts = ts
             if now is None:
@@ -840,13 +879,14 @@ class Engine:
         totals = queue.totals
         delta = self._delta(queue.scope, _bucket_start(event.ts, self._bucket_seconds))
         kind = event.type
+        stamp = self._admitted_stamp
         # The leg first: if storing it fails, nothing of the event is counted.
         if kind == CALL_OFFERED:
-            self._offer_leg(queue, event.call_id, event.ts)
+            self._offer_leg(queue, event.call_id, event.ts, stamp)
             totals.offered += 1
             delta.offered += 1
         elif kind == CALL_ANSWERED:
-            self._resolve_leg(queue, event.call_id, event.ts)
+            self._resolve_leg(queue, event.call_id, event.ts, stamp)
             wait = event.wait_seconds
             within = wait <= queue.threshold
             totals.answered += 1
@@ -855,7 +895,7 @@ class Engine:
             delta.answered_within_threshold += within
             delta.wait_seconds += wait
         elif kind == CALL_ABANDONED:
-            self._resolve_leg(queue, event.call_id, event.ts)
+            self._resolve_leg(queue, event.call_id, event.ts, stamp)
             wait = event.wait_seconds
             totals.abandoned += 1
             delta.abandoned += 1
@@ -908,7 +948,8 @@ class Engine:
         horizon = self._max_wait if status == WAITING else self._lateness
         return leg if since >= self.now - horizon else None
 
-    def _offer_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
+    def _offer_leg(self, queue: _Queue, call_id: str, ts: float, stamp: Any) -> None:
+        """Offered at `ts`, boxed as `stamp` (Any: stored in `waiting` as the float it is)."""
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         if leg is not None:
@@ -918,48 +959,56 @@ class Engine:
                 return  # answered or abandoned already (its answer may have arrived first)
             if since <= ts:
                 return
-        # Boxed once for both.
-        stamp: Any = ts
         self._legs[key] = [WAITING, stamp]
         queue.waiting[key] = stamp
 
-    def _resolve_leg(self, queue: _Queue, call_id: str, ts: float) -> None:
+    def _resolve_leg(self, queue: _Queue, call_id: str, ts: float, stamp: object) -> None:
+        """Answered or abandoned at `ts`, boxed as `stamp`."""
         key = queue.leg_prefix + call_id
         leg = self._live_leg(key)
         # Kept as resolved for the lateness bound, whether its offer came first or not: an
         # offer of the same leg that arrives later is absorbed, so arrival order never matters.
         if leg is None:
-            self._legs[key] = [RESOLVED, ts]
+            self._legs[key] = [RESOLVED, stamp]
         else:
             status: int = leg[0]
             if status == RESOLVED:
                 return
-            # The waiting leg's record, updated in place and written back (what a table logs);
-            # put back as it was if storing it fails, so nothing of the event is counted.
+            # The waiting leg's record, updated in place: no new list. A plain dict holds this
+            # very list already; any other mapping (a table) is written to, which is what it
+            # logs, and the record put back as it was if storing it fails, so nothing of the
+            # event is counted.
             offered_at = leg[1]
             leg[0] = RESOLVED
-            leg[1] = ts
-            try:
-                self._legs[key] = leg
-            except BaseException:
-                leg[0] = WAITING
-                leg[1] = offered_at
-                raise
+            leg[1] = stamp
+            legs = self._legs
+            if type(legs) is not dict:
+                try:
+                    legs[key] = leg
+                except BaseException:
+                    leg[0] = WAITING
+                    leg[1] = offered_at
+                    raise
         waiting = queue.waiting
         if key in waiting:  # cheaper than dict.pop(key, None), compiled
             del waiting[key]
         derived = self._derived or self._index()
         derived.resolved_keys.append(key)
-        derived.resolved_ts.append(ts)
+        derived.resolved_ts.append(stamp)
 
     # ----------------------------------------------------------------------------- agent states
     def _route(
-        self, event: AgentStateEvent, latest: list | None
+        self,
+        event: AgentStateEvent,
+        latest: list | None,
+        cached: _RouteKeys | None,
+        stamp: object,
     ) -> tuple[_RouteKeys, list[str] | None]:
         """The scope keys of the agent's queues and team, which get the event's state, and
         of those the agent leaves (state ABSENT), if any; see _targets. Returned as they are,
         not as a list of (scope, state) pairs: replay applies them without making one.
-        `latest` is the agent's router record as _admit read it (None if it has none)."""
+        `latest` is the agent's router record and `cached` its last route's keys, as _admit
+        read them (None if it has none), `stamp` the event's ts as _admit stored it."""
         router = self._router
         agent_id = event.agent_id
         queues = event.queues
@@ -967,10 +1016,11 @@ class Engine:
         team = event.team
         if latest is None:
             keys = self._new_route_keys(agent_id, queues, team)
-            router[agent_id] = [event.ts, state, queues, team]
+            record = router[agent_id] = [stamp, state, queues, team]
+            if type(router) is dict:
+                keys.latest = record
             return keys, None
         old_queues, old_team = latest[2], latest[3]
-        cached = self._route_keys.get(agent_id)
         # Keys made from the very objects the router holds (immutable): compared through the
         # keys' typed fields, natively (equal tuples of equal strings: what `==` finds).
         current = cached is not None and cached.queues is old_queues and cached.team is old_team
@@ -998,7 +1048,7 @@ class Engine:
         # holds this very list), as a table logs it; put back as it was if storing it fails,
         # or the agent's next event would not be routed out of the queues it leaves now.
         old_ts, old_state = latest[0], latest[1]
-        latest[0] = event.ts
+        latest[0] = stamp
         latest[1] = state
         latest[2] = queues
         latest[3] = team
@@ -1009,6 +1059,8 @@ class Engine:
                 latest[0], latest[1] = old_ts, old_state
                 latest[2], latest[3] = old_queues, old_team
                 raise
+        else:
+            keys.latest = latest
         return keys, leaving
 
     def _new_route_keys(self, agent_id: str, queues: tuple[str, ...], team: str) -> _RouteKeys:
@@ -1046,6 +1098,83 @@ class Engine:
             raise TypeError(f"name {name!r}")
         key = self._queue_key(name) if scope_kind == QUEUE_SCOPE else self._team_key(name)
         return key, str(agent_id), state, ts
+
+    def _apply_route(
+        self,
+        route: _RouteKeys,
+        leaving: list[str] | None,
+        agent_id: str,
+        state: str,
+        ts: float,
+    ) -> None:
+        """An admitted agent state in every scope of its route, in the order of _targets."""
+        agent_keys = route.queue_agent_keys
+        scopes, records = route.queue_scopes, route.queue_records
+        for at, scope in enumerate(route.queue_keys):
+            self._apply_spell(
+                scope,
+                agent_id,
+                state,
+                ts,
+                agent_keys[at],
+                scopes[at] if scopes else None,
+                records[at] if records else None,
+            )
+        if leaving is not None:
+            for scope in leaving:
+                self._apply_spell(scope, agent_id, ABSENT, ts)
+        team_scope = route.team_scope
+        self._apply_spell(
+            route.team_key,
+            agent_id,
+            state,
+            ts,
+            route.team_agent_key,
+            team_scope,
+            route.team_record,
+        )
+        if team_scope is None:
+            route.find_scopes(self._derived or self._index(), self._agents)
+
+    def _apply_known(self, route: _RouteKeys, state: str, ts: float, stamp: object) -> None:
+        """_apply_route for the usual case: the agent stays in its queues and team, which
+        exist, and its records in them are at hand (`agents` is a plain dict). What the scopes
+        share is done once: the bucket, the transition (the agent mostly leaves the same state
+        in each), and no max_ts update (_admit made it). `stamp` is `ts` as _admit boxed it."""
+        records, scopes = route.records, route.scopes
+        state_at = _state_index(state)
+        # The transition of the previous scope, reused while the agent leaves the same state.
+        left: object = None
+        ended_at = 0
+        points: tuple[int | None, int | None] | None = None
+        bucket = -1  # computed by the first scope with spell points
+        offset_in_bucket = 0.0
+        for at in range(len(records)):
+            record = records[at]
+            ended: str = record[0]
+            since: float = record[1]
+            if ts < since or (ts == since and state == ended):
+                continue  # idempotent, as in _apply_spell
+            record[0] = state
+            record[1] = stamp
+            if ended is not left:
+                left = ended
+                ended_at = _state_index(ended)
+                points = _TRANSITIONS[ended_at][state_at]
+            scope = scopes[at]
+            counts = scope.counts
+            counts.add(ended_at, -1)
+            counts.add(state_at, 1)
+            if points is not None:
+                if bucket < 0:
+                    bucket = _bucket_start(ts, self._bucket_seconds)
+                    offset_in_bucket = ts - bucket
+                ended_points, started_points = points
+                delta = self._delta(scope, bucket)
+                if ended_points is not None:
+                    delta.add_point(ended_points, offset_in_bucket, bucket)
+                if started_points is not None:
+                    delta.add_point(started_points, offset_in_bucket, bucket)
 
     def _apply_spell(
         self,
@@ -1100,9 +1229,8 @@ class Engine:
             agents[key] = [state, ts]
         counts = scope_data.counts
         ended_at, state_at = _state_index(ended), _state_index(state)
-        # Not `-=`/`+=`: compiled, those stay generic on a list item; this adds native ints.
-        counts[ended_at] = counts[ended_at] - 1
-        counts[state_at] = counts[state_at] + 1
+        counts.add(ended_at, -1)
+        counts.add(state_at, 1)
         points = _TRANSITIONS[ended_at][state_at]
         if points is not None:
             ended_points, started_points = points
@@ -1122,7 +1250,7 @@ class Engine:
         self._register(key, ts)
         counts = derived.agent_counts.get(key)
         if counts is None:
-            counts = derived.agent_counts[key] = _new_counts()
+            counts = derived.agent_counts[key] = _AgentCounts()
         scope = derived.scopes[key] = _Scope(key, counts)
         return scope
 
@@ -1447,8 +1575,8 @@ class Engine:
                 scope = key.rsplit(SEP, 1)[0]
                 counts = derived.agent_counts.get(scope)
                 if counts is None:
-                    counts = derived.agent_counts[scope] = _new_counts()
-                counts[_state_index(agent_state)] += 1
+                    counts = derived.agent_counts[scope] = _AgentCounts()
+                counts.add(_state_index(agent_state), 1)
         for key in list(state.buckets):
             tag, name, grain, start_text = key.split(SEP)
             scope, start = tag + SEP + name, int(start_text)
@@ -1586,7 +1714,7 @@ class Engine:
         settings = view.settings
         assert settings is not None  # a queue's view
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
-        busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
+        busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
         rolling = self._rolling_of(scope)
         tallies = self._tallies(scope, view, rolling, frame)
@@ -1636,7 +1764,7 @@ class Engine:
             last.figures = staffing_object(last.load, productive)
         return last.figures.copy()  # a new object per snapshot: the caller may change it
 
-    def _queue_state(self, queue: str, counts: list[int], as_of: float) -> dict[str, Any]:
+    def _queue_state(self, queue: str, counts: _AgentCounts, as_of: float) -> dict[str, Any]:
         waiting = 0
         oldest = math.inf
         since = self._index().waiting.get(queue)
@@ -1645,21 +1773,16 @@ class Engine:
                 if as_of - ts <= self._max_wait:
                     waiting += 1
                     oldest = min(oldest, ts)
-        staffed = (
-            counts[_AVAILABLE_AT]
-            + counts[_ON_CALL_AT]
-            + counts[_WRAP_UP_AT]
-            + counts[_NOT_READY_AT]
-        )
+        staffed = counts.available + counts.on_call + counts.wrap_up + counts.not_ready
         return {
             "calls_waiting": waiting,
             "oldest_waiting_seconds": as_of - oldest if waiting else None,
             "agents": {
                 "staffed": staffed,
-                "available": counts[_AVAILABLE_AT],
-                "on_call": counts[_ON_CALL_AT],
-                "wrap_up": counts[_WRAP_UP_AT],
-                "not_ready": counts[_NOT_READY_AT],
+                "available": counts.available,
+                "on_call": counts.on_call,
+                "wrap_up": counts.wrap_up,
+                "not_ready": counts.not_ready,
             },
         }
 
@@ -1667,7 +1790,7 @@ class Engine:
         scope = TEAM_SCOPE + SEP + team
         view = self._view(scope, None)
         counts = self._index().agent_counts.get(scope, _NO_AGENTS)
-        busy_open, idle_open = counts[_ON_CALL_AT] + counts[_WRAP_UP_AT], counts[_AVAILABLE_AT]
+        busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
         tallies = self._tallies(scope, view, self._rolling_of(scope), frame)
         names, starts, views = frame.names, frame.window_starts, view.windows

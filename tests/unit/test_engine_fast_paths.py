@@ -128,3 +128,49 @@ def test_a_scope_update_outside_the_event_time_range_is_rejected_and_changes_not
     after = engine.snapshot(1_795_000_010.0)
     after["events"] = before["events"]
     assert after == before
+
+
+def test_scopes_an_agent_left_in_different_states_each_close_their_own_spell() -> None:
+    """Replay applies an agent's state to all its scopes at once, sharing the transition while
+    the scopes leave the same state; a scope update in between leaves one queue elsewhere. A
+    table-backed engine (no shared records, each scope on its own) is the reference."""
+    start = 1_795_000_000.0
+
+    def agent_state(event_id: str, ts: float, state: str) -> bytes:
+        event = {"type": "agent.state", "event_id": event_id, "ts": start + ts, "agent_id": "a1"}
+        return orjson.dumps({**event, "state": state, "queues": ["sales", "support"]})
+
+    engines = [Engine(settings_from_mapping({})), Engine(settings_from_mapping({}), _json_state())]
+    for engine in engines:
+        engine.ingest_many([agent_state("e1", 0, "available"), agent_state("e2", 10, "on_call")])
+        aside = {"scope": "q", "name": "support", "agent_id": "a1", "state": "not_ready"}
+        assert engine.apply_scope_update({**aside, "ts": start + 20}).accepted
+        engine.ingest_many([agent_state("e3", 30, "available"), agent_state("e4", 40, "on_call")])
+    snapshots = [engine.snapshot(start + 60) for engine in engines]
+    assert snapshots[0] == snapshots[1]
+    for queue in ("sales", "support"):
+        agents = snapshots[0]["queues"][queue]["agents"]
+        assert (agents["staffed"], agents["on_call"], agents["not_ready"]) == (1, 1, 0)
+
+
+def test_an_agent_record_restored_into_a_dict_router_is_read_after_invalidate_caches() -> None:
+    """Replay keeps each agent's router record with its route keys (no second lookup); a
+    record put into the router from outside (restored tables) is read again once the caches
+    are dropped, as invalidate_caches promises."""
+    start = 1_795_000_000.0
+
+    def agent_state(event_id: str, ts: float) -> bytes:
+        event = {"type": "agent.state", "event_id": event_id, "ts": start + ts, "agent_id": "a1"}
+        return orjson.dumps({**event, "state": "available", "queues": ["sales"]})
+
+    engine = Engine(settings_from_mapping({}))
+    outcomes = engine.ingest_many([agent_state("e1", 0), agent_state("e2", 10)])
+    assert [outcome.status for outcome in outcomes] == ["accepted", "accepted"]
+    restored = list(engine.state.router["a1"])
+    restored[0] = start + 100  # another worker applied a later state before the restart
+    engine.state.router["a1"] = restored
+    engine.invalidate_caches()
+    outcome = engine.ingest(agent_state("e3", 50))
+    assert (outcome.status, outcome.reason) == ("rejected", "out_of_order")
+    assert engine.ingest(agent_state("e4", 110)).accepted
+    assert engine.state.router["a1"][0] == start + 110
