@@ -1477,8 +1477,13 @@ class Engine:
             key = keys[head]
             head += 1
             leg = _record(legs, key)
-            if leg is not None and leg[1] == resolved_at and leg[0] == RESOLVED:
-                del legs[key]
+            if leg is not None:
+                # Typed reads, as _live_leg's: compiled, native comparisons rather than generic
+                # ones of the boxed numbers.
+                since: float = leg[1]
+                status: int = leg[0]
+                if since == resolved_at and status == RESOLVED:
+                    del legs[key]
         if head * 4 > end:
             del keys[:head]
             del stamps[:head]
