@@ -400,9 +400,9 @@ class _Rolling:
 class _Place:
     """Where a bucket's tallies go, found once a flush for all the scopes with the bucket: the
     end of its fine tallies' keys, its interval and day, and the scopes in its slide index
-    (once a scope added a new tally of it in this flush)."""
+    and their tallies' keys (once a scope added a new tally of it in this flush)."""
 
-    __slots__ = ("bucket", "day", "interval", "scopes", "suffix")
+    __slots__ = ("bucket", "day", "interval", "keys", "scopes", "suffix")
 
     def __init__(self, bucket: int, suffix: str, interval: int, day: int) -> None:
         self.bucket = bucket
@@ -410,6 +410,7 @@ class _Place:
         self.interval = interval
         self.day = day
         self.scopes: list[str] | None = None
+        self.keys: list[str] = []
 
 
 class _WindowsChange:
@@ -491,6 +492,10 @@ class _Derived:
         # scopes share due times, so this pushes and pops the heap far less than an entry per
         # bucket and window would, and scheduling a scope's bucket is one append.
         self.slides: dict[int, list[str]] = {}
+        # The keys of those scopes' fine tallies, in the same order, so sliding a bucket out
+        # neither builds a key nor hashes it: with a plain dict, the very strings it holds
+        # (a slot each); a table's are kept here besides (a string per scope and bucket).
+        self.slide_keys: dict[int, list[str]] = {}
         self.slide_dues: set[int] = set()
         # Accepted ids and their ts in arrival order (nearly time order): a queue is cheaper
         # than the heap, and an id evicted a little late is harmless (duplicate checks look at
@@ -1366,11 +1371,12 @@ class Engine:
             # A new bucket (the usual case): its tally is the change itself.
             scopes = place.scopes
             if scopes is None:
-                place.scopes = self._schedule_slides(derived, scope, bucket)
+                place.scopes, place.keys = self._schedule_slides(derived, scope, key, bucket)
             else:
                 # Scheduled by the scope before: its due times are all still to come (expiry
                 # runs after the folds).
                 scopes.append(scope)
+                place.keys.append(key)
             buckets[key] = delta.tally()
         if windows is None:
             return
@@ -1398,19 +1404,26 @@ class Engine:
             if moment >= start:
                 totals[index].add_total(change)
 
-    def _schedule_slides(self, derived: _Derived, scope: str, bucket: int) -> list[str]:
-        """Have `bucket` leave each rolling window of `scope` when its time comes; the scopes
-        with the bucket."""
+    def _schedule_slides(
+        self, derived: _Derived, scope: str, key: str, bucket: int
+    ) -> tuple[list[str], list[str]]:
+        """Have `bucket` (its tally of `scope` under `key`) leave each rolling window of
+        `scope` when its time comes; the scopes with the bucket and their tallies' keys."""
         scopes = derived.slides.get(bucket)
         if scopes is None:
             scopes = derived.slides[bucket] = []
+            keys = derived.slide_keys[bucket] = []
             self._schedule_dues(derived, bucket)
-        elif bucket + self._shortest < self.now:
-            # A late bucket: some of its due times may have passed, and they come again (for
-            # the scopes that had the bucket then, sliding it out again changes nothing).
-            self._schedule_dues(derived, bucket)
+        else:
+            keys = derived.slide_keys[bucket]
+            if bucket + self._shortest < self.now:
+                # A late bucket: some of its due times may have passed, and they come again
+                # (for the scopes that had the bucket then, sliding it out again changes
+                # nothing).
+                self._schedule_dues(derived, bucket)
         scopes.append(scope)
-        return scopes
+        keys.append(key)
+        return scopes, keys
 
     def _schedule_dues(self, derived: _Derived, bucket: int) -> None:
         dues = derived.slide_dues
@@ -1477,8 +1490,13 @@ class Engine:
             key = keys[head]
             head += 1
             leg = _record(legs, key)
-            if leg is not None and leg[1] == resolved_at and leg[0] == RESOLVED:
-                del legs[key]
+            if leg is not None:
+                # Typed reads, as _live_leg's: compiled, native comparisons rather than generic
+                # ones of the boxed numbers.
+                since: float = leg[1]
+                status: int = leg[0]
+                if since == resolved_at and status == RESOLVED:
+                    del legs[key]
         if head * 4 > end:
             del keys[:head]
             del stamps[:head]
@@ -1500,16 +1518,17 @@ class Engine:
         """Every bucket whose time to leave a rolling window is `due` leaves it, windows in
         index order."""
         derived.slide_dues.discard(due)
-        slides = derived.slides
+        slides, slide_keys = derived.slides, derived.slide_keys
         for index, length in enumerate(self._window_lengths):
             bucket = due - length
             scopes = slides.get(bucket)
             if scopes is not None:
-                suffix = f"{_FINE_GRAIN}{SEP}{bucket}"  # of every scope's key: made once
-                for scope in scopes:
-                    self._slide_out(scope, scope + suffix, bucket, index)
+                keys = slide_keys[bucket]
+                for position in range(len(scopes)):
+                    self._slide_out(scopes[position], keys[position], bucket, index)
         # Left the longest window too: no more due times.
         slides.pop(due - self._longest, None)
+        slide_keys.pop(due - self._longest, None)
 
     def _slide_out(self, scope: str, key: str, bucket: int, index: int) -> None:
         """Bucket `bucket` (its tally under `key`) has left window `index` of `scope` for
@@ -1584,7 +1603,7 @@ class Engine:
                 length = self.settings.interval_minutes * 60 if grain == "i" else 86400
                 derived.expiry.append((start + length + _PERIOD_GRACE, _PERIOD, key, 0))
                 continue
-            self._schedule_slides(derived, scope, start)
+            self._schedule_slides(derived, scope, key, start)
         heapq.heapify(derived.expiry)
         if not derived.slides:
             derived.rolling_ready = True  # nothing to build them from

@@ -39,8 +39,10 @@ WIDTH: Final = 21
 _NO_TIME: Final = 1e-7
 # Running totals count seconds in whole units of 2**-30 s (about a nanosecond).
 _UNITS_PER_SECOND: Final = float(1 << 30)
-# Any, not int: compiled, an int constant would be boxed again for every `is`.
-_NO_SECONDS: Final[Any] = 0
+# The int 0 that empty() and Change.tally() store in entries with nothing counted (JSON reads
+# it back as the same cached object). Any, not int: compiled, an int constant would be boxed
+# again for every `is`.
+_ZERO: Final[Any] = 0
 
 
 # Tallies are plain lists of ints and floats (counts stay ints, so sums of epoch seconds stay
@@ -56,17 +58,6 @@ def _units(seconds: float) -> int:
     """`seconds` in whole units, truncated. Scaling by a power of two is exact, so the units
     depend on the number alone; each bucket loses less than a unit to the truncation."""
     return int(seconds * _UNITS_PER_SECOND)
-
-
-def _stored_units(value: Any) -> int:
-    """_units of a stored seconds entry. No seconds is the int 0 (empty() and Change.tally()
-    store it; JSON reads it back as the same cached object), answered without reading it as a
-    float: compiled, reading an int as a float is a generic conversion through int.__float__,
-    and most entries of a bucket are 0."""
-    if value is _NO_SECONDS:
-        return 0
-    seconds: float = value
-    return _units(seconds)
 
 
 def _stored(seconds: float) -> object:
@@ -365,55 +356,107 @@ class RunningTotal:
     def add_tally(self, tally: Tally, sign: int) -> None:
         """Add (sign 1) or take away (sign -1) a stored tally, its seconds as units."""
         self.cached = None
-        # Typed reads: compiled, each is an unboxing and the arithmetic native. Truncation is
-        # symmetric, so the units of a negated number are the negated units.
+        # An entry holding the int 0 (most call entries of a bucket: its calls are few, and a
+        # team's are none) is skipped after one `is`; the others are typed reads: compiled, an
+        # unboxing each and the arithmetic native. Truncation is symmetric, so the units of a
+        # negated number are the negated units.
+        entry: Any
         count: int
+        seconds: float
         units: int
         # Negated rather than multiplied by the sign: compiled, a product takes a generic path
         # for any negative factor.
         away = sign < 0
-        count = tally[OFFERED]
-        self.offered += -count if away else count
-        count = tally[ANSWERED]
-        self.answered += -count if away else count
-        count = tally[ANSWERED_WITHIN_THRESHOLD]
-        self.answered_within_threshold += -count if away else count
-        count = tally[ABANDONED]
-        self.abandoned += -count if away else count
-        count = tally[SHORT_ABANDONED]
-        self.short_abandoned += -count if away else count
-        count = tally[ABANDONED_WITHIN_THRESHOLD]
-        self.abandoned_within_threshold += -count if away else count
-        count = tally[HANDLED]
-        self.handled += -count if away else count
-        units = _stored_units(tally[WAIT_SECONDS])
-        self.wait_units += -units if away else units
-        units = _stored_units(tally[HANDLE_SECONDS])
-        self.handle_units += -units if away else units
-        count = tally[BUSY_STARTS]
-        self.busy_starts += -count if away else count
-        units = _stored_units(tally[BUSY_STARTS + 1])
-        self.busy_start_units += -units if away else units
-        count = tally[BUSY_STARTS + 2]
-        self.busy_start_buckets += -count if away else count
-        count = tally[BUSY_ENDS]
-        self.busy_ends += -count if away else count
-        units = _stored_units(tally[BUSY_ENDS + 1])
-        self.busy_end_units += -units if away else units
-        count = tally[BUSY_ENDS + 2]
-        self.busy_end_buckets += -count if away else count
-        count = tally[IDLE_STARTS]
-        self.idle_starts += -count if away else count
-        units = _stored_units(tally[IDLE_STARTS + 1])
-        self.idle_start_units += -units if away else units
-        count = tally[IDLE_STARTS + 2]
-        self.idle_start_buckets += -count if away else count
-        count = tally[IDLE_ENDS]
-        self.idle_ends += -count if away else count
-        units = _stored_units(tally[IDLE_ENDS + 1])
-        self.idle_end_units += -units if away else units
-        count = tally[IDLE_ENDS + 2]
-        self.idle_end_buckets += -count if away else count
+        entry = tally[OFFERED]
+        if entry is not _ZERO:
+            count = entry
+            self.offered += -count if away else count
+        entry = tally[ANSWERED]
+        if entry is not _ZERO:
+            count = entry
+            self.answered += -count if away else count
+        entry = tally[ANSWERED_WITHIN_THRESHOLD]
+        if entry is not _ZERO:
+            count = entry
+            self.answered_within_threshold += -count if away else count
+        entry = tally[ABANDONED]
+        if entry is not _ZERO:
+            count = entry
+            self.abandoned += -count if away else count
+        entry = tally[SHORT_ABANDONED]
+        if entry is not _ZERO:
+            count = entry
+            self.short_abandoned += -count if away else count
+        entry = tally[ABANDONED_WITHIN_THRESHOLD]
+        if entry is not _ZERO:
+            count = entry
+            self.abandoned_within_threshold += -count if away else count
+        entry = tally[HANDLED]
+        if entry is not _ZERO:
+            count = entry
+            self.handled += -count if away else count
+        entry = tally[WAIT_SECONDS]
+        if entry is not _ZERO:
+            seconds = entry
+            units = _units(seconds)
+            self.wait_units += -units if away else units
+        entry = tally[HANDLE_SECONDS]
+        if entry is not _ZERO:
+            seconds = entry
+            units = _units(seconds)
+            self.handle_units += -units if away else units
+        entry = tally[BUSY_STARTS]
+        if entry is not _ZERO:
+            count = entry
+            self.busy_starts += -count if away else count
+        entry = tally[BUSY_STARTS + 1]
+        if entry is not _ZERO:
+            seconds = entry
+            units = _units(seconds)
+            self.busy_start_units += -units if away else units
+        entry = tally[BUSY_STARTS + 2]
+        if entry is not _ZERO:
+            count = entry
+            self.busy_start_buckets += -count if away else count
+        entry = tally[BUSY_ENDS]
+        if entry is not _ZERO:
+            count = entry
+            self.busy_ends += -count if away else count
+        entry = tally[BUSY_ENDS + 1]
+        if entry is not _ZERO:
+            seconds = entry
+            units = _units(seconds)
+            self.busy_end_units += -units if away else units
+        entry = tally[BUSY_ENDS + 2]
+        if entry is not _ZERO:
+            count = entry
+            self.busy_end_buckets += -count if away else count
+        entry = tally[IDLE_STARTS]
+        if entry is not _ZERO:
+            count = entry
+            self.idle_starts += -count if away else count
+        entry = tally[IDLE_STARTS + 1]
+        if entry is not _ZERO:
+            seconds = entry
+            units = _units(seconds)
+            self.idle_start_units += -units if away else units
+        entry = tally[IDLE_STARTS + 2]
+        if entry is not _ZERO:
+            count = entry
+            self.idle_start_buckets += -count if away else count
+        entry = tally[IDLE_ENDS]
+        if entry is not _ZERO:
+            count = entry
+            self.idle_ends += -count if away else count
+        entry = tally[IDLE_ENDS + 1]
+        if entry is not _ZERO:
+            seconds = entry
+            units = _units(seconds)
+            self.idle_end_units += -units if away else units
+        entry = tally[IDLE_ENDS + 2]
+        if entry is not _ZERO:
+            count = entry
+            self.idle_end_buckets += -count if away else count
 
     def add_change(self, change: Change) -> None:
         """add_tally(change.tally(), 1) without making the tally: the same numbers (a zero
