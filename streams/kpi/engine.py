@@ -622,6 +622,10 @@ class Engine:
         # The ts of the event _admit accepted last as stored in `seen`: compiled, one boxed
         # float for that and the records the event changes (router, agents, legs).
         self._admitted_stamp: object = None
+        # The _type_index of the event _admit accepted last: process_many picks its outcome by
+        # it without reading the event's type again (compiled, a read through the Event union
+        # and a second _type_index).
+        self._admitted_type = 0
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -673,7 +677,7 @@ class Engine:
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
                 )
                 continue
-            outcomes.append(_ACCEPTED[_type_index(item.type)])
+            outcomes.append(_ACCEPTED[self._admitted_type])
         try:
             self.flush()
         except Exception as error:
@@ -833,7 +837,8 @@ class Engine:
             if now is None:
                 self.now = ts
         self.stats.accepted += 1
-        self._type_counts[_type_index(item.type)].accepted += 1
+        type_at = self._admitted_type = _type_index(item.type)
+        self._type_counts[type_at].accepted += 1
         if ts > self._newest_accepted:
             self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
