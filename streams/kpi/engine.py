@@ -1034,10 +1034,11 @@ class Engine:
             same_team = cached.team == team
         else:
             same_queues, same_team = old_queues == queues, old_team == team
-        if cached is not None and current and same_queues and same_team:
+        # Unchanged: the router and the keys keep the equal names they hold (no writes), so the
+        # keys stay current for the agent's next event.
+        unchanged = cached is not None and current and same_queues and same_team
+        if cached is not None and unchanged:
             keys = cached
-            # Equal, and now what the router holds.
-            keys.queues, keys.team = queues, team
         else:
             keys = self._new_route_keys(agent_id, queues, team)
         leaving: list[str] | None = None
@@ -1055,8 +1056,9 @@ class Engine:
         old_ts, old_state = latest[0], latest[1]
         latest[0] = stamp
         latest[1] = state
-        latest[2] = queues
-        latest[3] = team
+        if not unchanged:
+            latest[2] = queues
+            latest[3] = team
         if type(router) is not dict:
             try:
                 router[agent_id] = latest
