@@ -116,7 +116,9 @@ def _state_index(state: str) -> int:
     return _STATE_AT[state]
 
 
-# [previous state][new state] -> spell points, by state index
+# [previous state][new state] -> spell points, by state index. The offsets are positive:
+# Engine._apply_known reads 0 as no point.
+assert min(T.BUSY_STARTS, T.BUSY_ENDS, T.IDLE_STARTS, T.IDLE_ENDS) > 0
 _TRANSITIONS: Final = [
     [_spell_points(ended, started) for started in _STATE_ORDER] for ended in _STATE_ORDER
 ]
@@ -1150,10 +1152,14 @@ class Engine:
         in each), and no max_ts update (_admit made it). `stamp` is `ts` as _admit boxed it."""
         records, scopes = route.records, route.scopes
         state_at = _state_index(state)
-        # The transition of the previous scope, reused while the agent leaves the same state.
+        # The transition of the previous scope, reused while the agent leaves the same state:
+        # its spell points as native ints, 0 for none (tally offsets are positive), unpacked
+        # once per transition (compiled, a tuple of optional ints is type-checked at each read).
         left: object = None
         ended_at = 0
-        points: tuple[int | None, int | None] | None = None
+        moves = False
+        ended_points = 0
+        started_points = 0
         bucket = -1  # computed by the first scope with spell points
         offset_in_bucket = 0.0
         for at in range(len(records)):
@@ -1168,19 +1174,23 @@ class Engine:
                 left = ended
                 ended_at = _state_index(ended)
                 points = _TRANSITIONS[ended_at][state_at]
+                moves = points is not None
+                if points is not None:
+                    ends, starts = points
+                    ended_points = 0 if ends is None else ends
+                    started_points = 0 if starts is None else starts
             scope = scopes[at]
             counts = scope.counts
             counts.add(ended_at, -1)
             counts.add(state_at, 1)
-            if points is not None:
+            if moves:
                 if bucket < 0:
                     bucket = _bucket_start(ts, self._bucket_seconds)
                     offset_in_bucket = ts - bucket
-                ended_points, started_points = points
                 delta = self._delta(scope, bucket)
-                if ended_points is not None:
+                if ended_points:
                     delta.add_point(ended_points, offset_in_bucket, bucket)
-                if started_points is not None:
+                if started_points:
                     delta.add_point(started_points, offset_in_bucket, bucket)
 
     def _apply_spell(
