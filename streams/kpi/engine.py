@@ -116,7 +116,9 @@ def _state_index(state: str) -> int:
     return _STATE_AT[state]
 
 
-# [previous state][new state] -> spell points, by state index
+# [previous state][new state] -> spell points, by state index. The offsets are positive:
+# Engine._apply_known reads 0 as no point.
+assert min(T.BUSY_STARTS, T.BUSY_ENDS, T.IDLE_STARTS, T.IDLE_ENDS) > 0
 _TRANSITIONS: Final = [
     [_spell_points(ended, started) for started in _STATE_ORDER] for ended in _STATE_ORDER
 ]
@@ -627,6 +629,10 @@ class Engine:
         # The ts of the event _admit accepted last as stored in `seen`: compiled, one boxed
         # float for that and the records the event changes (router, agents, legs).
         self._admitted_stamp: object = None
+        # The _type_index of the event _admit accepted last: process_many picks its outcome by
+        # it without reading the event's type again (compiled, a read through the Event union
+        # and a second _type_index).
+        self._admitted_type = 0
 
     # ----------------------------------------------------------------------------- ingestion
     def ingest(self, raw: bytes | str, now: float | None = None) -> Outcome:
@@ -678,7 +684,7 @@ class Engine:
                     self._fault(item, error, accepted, clock, newest_ts, newest_accepted)
                 )
                 continue
-            outcomes.append(_ACCEPTED[_type_index(item.type)])
+            outcomes.append(_ACCEPTED[self._admitted_type])
         try:
             self.flush()
         except Exception as error:
@@ -838,7 +844,8 @@ class Engine:
             if now is None:
                 self.now = ts
         self.stats.accepted += 1
-        self._type_counts[_type_index(item.type)].accepted += 1
+        type_at = self._admitted_type = _type_index(item.type)
+        self._type_counts[type_at].accepted += 1
         if ts > self._newest_accepted:
             self._newest_accepted = ts  # copied to stats.last_event_ts by flush()
         return None
@@ -994,9 +1001,13 @@ class Engine:
                     leg[0] = WAITING
                     leg[1] = offered_at
                     raise
-        waiting = queue.waiting
-        if key in waiting:  # cheaper than dict.pop(key, None), compiled
-            del waiting[key]
+        # Nearly always waiting: one lookup (compiled, cheaper than `in` then `del`, or than
+        # dict.pop(key, None) or contextlib.suppress); an answer before its offer, or after a
+        # stale offer was dropped, finds none.
+        try:  # noqa: SIM105
+            del queue.waiting[key]
+        except KeyError:
+            pass
         derived = self._derived or self._index()
         derived.resolved_keys.append(key)
         derived.resolved_ts.append(stamp)
@@ -1034,10 +1045,11 @@ class Engine:
             same_team = cached.team == team
         else:
             same_queues, same_team = old_queues == queues, old_team == team
-        if cached is not None and current and same_queues and same_team:
+        # Unchanged: the router and the keys keep the equal names they hold (no writes), so the
+        # keys stay current for the agent's next event.
+        unchanged = cached is not None and current and same_queues and same_team
+        if cached is not None and unchanged:
             keys = cached
-            # Equal, and now what the router holds.
-            keys.queues, keys.team = queues, team
         else:
             keys = self._new_route_keys(agent_id, queues, team)
         leaving: list[str] | None = None
@@ -1055,8 +1067,9 @@ class Engine:
         old_ts, old_state = latest[0], latest[1]
         latest[0] = stamp
         latest[1] = state
-        latest[2] = queues
-        latest[3] = team
+        if not unchanged:
+            latest[2] = queues
+            latest[3] = team
         if type(router) is not dict:
             try:
                 router[agent_id] = latest
@@ -1148,10 +1161,14 @@ class Engine:
         in each), and no max_ts update (_admit made it). `stamp` is `ts` as _admit boxed it."""
         records, scopes = route.records, route.scopes
         state_at = _state_index(state)
-        # The transition of the previous scope, reused while the agent leaves the same state.
+        # The transition of the previous scope, reused while the agent leaves the same state:
+        # its spell points as native ints, 0 for none (tally offsets are positive), unpacked
+        # once per transition (compiled, a tuple of optional ints is type-checked at each read).
         left: object = None
         ended_at = 0
-        points: tuple[int | None, int | None] | None = None
+        moves = False
+        ended_points = 0
+        started_points = 0
         bucket = -1  # computed by the first scope with spell points
         offset_in_bucket = 0.0
         for at in range(len(records)):
@@ -1166,19 +1183,23 @@ class Engine:
                 left = ended
                 ended_at = _state_index(ended)
                 points = _TRANSITIONS[ended_at][state_at]
+                moves = points is not None
+                if points is not None:
+                    ends, starts = points
+                    ended_points = 0 if ends is None else ends
+                    started_points = 0 if starts is None else starts
             scope = scopes[at]
             counts = scope.counts
             counts.add(ended_at, -1)
             counts.add(state_at, 1)
-            if points is not None:
+            if moves:
                 if bucket < 0:
                     bucket = _bucket_start(ts, self._bucket_seconds)
                     offset_in_bucket = ts - bucket
-                ended_points, started_points = points
                 delta = self._delta(scope, bucket)
-                if ended_points is not None:
+                if ended_points:
                     delta.add_point(ended_points, offset_in_bucket, bucket)
-                if started_points is not None:
+                if started_points:
                     delta.add_point(started_points, offset_in_bucket, bucket)
 
     def _apply_spell(
