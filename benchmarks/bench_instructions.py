@@ -10,7 +10,9 @@ Wall-clock throughput on a shared 2-core VM varies by +-15 % from one minute to 
 number of instructions does not (the same count twice, whatever else runs). Each part is the
 difference between two runs under callgrind on the workload of bench_engine.py: start-up only,
 start-up + decode, start-up + decode + engine, decoding batch by batch as bench_engine.py and
-replay do. About half a minute per 40,000 events.
+replay do. About half a minute per 40,000 events. 40,000 events are 333 s of event time: ids
+hardly expire and only the 5-minute window slides, so `--events 1000000` (about 10 minutes)
+counts what bench_engine.py's run costs per event (benchmarks/README.md, "Session 10").
 
 The young garbage collections of each run are printed: one costs about as much as 2,000
 instructions per event of a 40,000-event run, while bench_engine.py's 1,000,000 events run one
