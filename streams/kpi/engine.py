@@ -183,12 +183,12 @@ def _group(groups: dict[int, list[T.Change]], key: int) -> list[T.Change]:
 
 
 class _AgentCounts:
-    """A scope's agents in each state (part of the derived indexes; ABSENT is not counted).
+    """A scope's agents in the states a snapshot reports (part of the derived indexes; logged
+    out and ABSENT are not counted: nothing reads them).
     Native int attributes: compiled, a count kept in a list item is boxed at every change and
     type-checked at every read."""
 
     def __init__(self) -> None:
-        self.logged_out = 0
         self.available = 0
         self.on_call = 0
         self.wrap_up = 0
@@ -204,8 +204,6 @@ class _AgentCounts:
             self.wrap_up += step
         elif at == _NOT_READY_AT:
             self.not_ready += step
-        elif at == _LOGGED_OUT_AT:
-            self.logged_out += step
 
 
 _NO_AGENTS: Final = _AgentCounts()
