@@ -69,11 +69,13 @@ import sys
 from streams.config import settings_from_mapping
 from streams.kpi.decode import decode_batch
 from streams.kpi.engine import Engine
+from streams.runtime import tune_garbage_collector
 
 steady, path = int(sys.argv[1]), sys.argv[2]
 with open(path, "rb") as source:
     lines = source.read().split(b"\\n")
 engine = Engine(settings_from_mapping({}))
+tune_garbage_collector()
 for start in range(0, len(lines), 4096):
     engine.process_many(decode_batch(lines[start : start + 4096]))
 as_of = engine.live_as_of(engine.max_ts)
