@@ -1757,10 +1757,17 @@ class Engine:
         rolling = self._rolling_of(scope)
         tallies = self._tallies(scope, view, rolling, frame)
         names, starts, views = frame.names, frame.window_starts, view.windows
+        rolling_windows = len(self.windows)
         windows = {}
         for index in range(len(names)):
             windows[names[index]] = views[index].queue(
-                tallies[index], settings, starts[index], as_of, busy_open, idle_open
+                tallies[index],
+                settings,
+                starts[index],
+                as_of,
+                busy_open,
+                idle_open,
+                index < rolling_windows,  # a running total's tally, or a new empty one
             )
         snapshot = self._queue_state(queue, counts, as_of)
         snapshot["windows"] = windows
@@ -1832,17 +1839,19 @@ class Engine:
         as_of = frame.as_of
         tallies = self._tallies(scope, view, self._rolling_of(scope), frame)
         names, starts, views = frame.names, frame.window_starts, view.windows
+        rolling_windows = len(self.windows)
         windows = {}
         for index in range(len(names)):
             windows[names[index]] = views[index].team(
-                tallies[index], starts[index], as_of, busy_open, idle_open
+                tallies[index], starts[index], as_of, busy_open, idle_open, index < rolling_windows
             )
         return {"windows": windows}
 
     def _tallies(
         self, scope: str, view: _View, rolling: _Rolling | None, frame: _Frame
     ) -> list[list]:
-        """The tally of every window of the snapshot: rolling, interval, today."""
+        """The tally of every window of the snapshot: rolling (running totals' tallies, never
+        changed in place), then interval and today (stored tallies, changed in place)."""
         result = [
             self._rolling_total(scope, rolling, index, frame) for index in range(len(self.windows))
         ]

@@ -510,7 +510,8 @@ class RunningTotal:
 
     def tally(self) -> Tally:
         """The total as a tally, seconds as floats: the same list (holding the same number
-        objects) until the total changes, so a snapshot recognises an unchanged window."""
+        objects) until the total changes, so a snapshot recognises an unchanged window. Never
+        changed in place: a change makes a new list (Window holds it as `fixed`)."""
         cached = self.cached
         if cached is None:
             cached = self.cached = [
@@ -592,6 +593,10 @@ def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
     }
 
 
+# What a new Window holds: no tally (never changed; _hold replaces it).
+_NOTHING_HELD: Final[list] = []
+
+
 class Window:
     """One window of one queue or team, as the previous snapshot computed it.
 
@@ -603,16 +608,20 @@ class Window:
     """
 
     def __init__(self) -> None:
-        self.held: list = []
+        self.held: list = _NOTHING_HELD
+        # The tally held, when the caller said it is never changed in place (a running total's
+        # tally): the same list then holds the same numbers.
+        self.fixed: Tally | None = None
         self.settings: QueueSettings | None = None
         self.start = 0
         self.figures: dict[str, Any] = {}
         # _spell_sums of the tally, so a window that only moved reads none of its numbers
         self.busy_sums: tuple[Any, Any, Any] = (0, 0, 0)
         self.idle_sums: tuple[Any, Any, Any] = (0, 0, 0)
-        # the seconds of busy and idle spells from `start` but the open spells' part
-        self.busy: Any = 0
-        self.idle: Any = 0
+        # The seconds of busy and idle spells from `start` but the open spells' part, as
+        # _occupancy reads them: a float (an int sum plus a float converts the int first).
+        self.busy = 0.0
+        self.idle = 0.0
 
     def queue(
         self,
@@ -622,13 +631,15 @@ class Window:
         end: float,
         busy_open: int,
         idle_open: int,
+        fixed: bool = False,
     ) -> dict[str, Any]:
         """The window object of a queue's snapshot (runs for every queue and window each
-        publish): DESIGN's figures of `tally`, the window [start, end)."""
+        publish): DESIGN's figures of `tally`, the window [start, end). `fixed`: the tally is
+        never changed in place."""
         if settings is not self.settings or not self._holds(tally):
             self.figures = _queue_figures(tally, settings)
             self.settings = settings
-            self._hold(tally, start)
+            self._hold(tally, start, fixed)
         elif start != self.start:
             self._close(start)
         window = self.figures.copy()  # a new object per snapshot: the caller may change it
@@ -636,16 +647,24 @@ class Window:
         return window
 
     def team(
-        self, tally: Tally, start: int, end: float, busy_open: int, idle_open: int
+        self,
+        tally: Tally,
+        start: int,
+        end: float,
+        busy_open: int,
+        idle_open: int,
+        fixed: bool = False,
     ) -> dict[str, Any]:
         """The window object of a team's snapshot."""
         if not self._holds(tally):
-            self._hold(tally, start)
+            self._hold(tally, start, fixed)
         elif start != self.start:
             self._close(start)
         return {"occupancy": self._occupancy(end - start, busy_open, idle_open)}
 
     def _holds(self, tally: Tally) -> bool:
+        if tally is self.fixed:
+            return True
         held = self.held
         if len(held) != len(tally):
             return False
@@ -653,8 +672,12 @@ class Window:
         # a loop of unchecked reads.
         return all(kept is value for kept, value in zip(held, tally))  # noqa: B905
 
-    def _hold(self, tally: Tally, start: int) -> None:
-        self.held = tally.copy()
+    def _hold(self, tally: Tally, start: int, fixed: bool) -> None:
+        if fixed:
+            self.held = self.fixed = tally
+        else:
+            self.held = tally.copy()  # the caller may change the tally's entries
+            self.fixed = None
         self.busy_sums = _spell_sums(tally, BUSY_STARTS, BUSY_ENDS)
         self.idle_sums = _spell_sums(tally, IDLE_STARTS, IDLE_ENDS)
         self._close(start)
@@ -662,15 +685,15 @@ class Window:
     def _close(self, start: int) -> None:
         self.start = start
         offsets, points, spells = self.busy_sums
-        self.busy = offsets + (points - start * spells)
+        self.busy = float(offsets + (points - start * spells))
         offsets, points, spells = self.idle_sums
-        self.idle = offsets + (points - start * spells)
+        self.idle = float(offsets + (points - start * spells))
 
     def _occupancy(self, span: float, busy_open: int, idle_open: int) -> float | None:
         """busy / (busy + idle) seconds of the window, `span` seconds long; None without agent
         time."""
-        busy: float = self.busy + busy_open * span
-        idle: float = self.idle + idle_open * span
+        busy = self.busy + busy_open * span
+        idle = self.idle + idle_open * span
         # max(0.0, x), as mypyc compiles it: a negative rounding residue is no time
         busy = busy if busy > 0.0 else 0.0
         idle = idle if idle > 0.0 else 0.0
