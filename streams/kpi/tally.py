@@ -552,6 +552,20 @@ def _spell_sums(tally: Tally, starts: int, ends: int) -> tuple[Any, Any, Any]:
     )
 
 
+def _spell_seconds(sums: tuple[Any, Any, Any], start: int) -> float:
+    """The seconds of _spell_sums' spells from `start`, but the open spells' part: offsets +
+    (bucket starts - start * spells), as a float (as Python converts an int added to one).
+    Compiled, natively for the usual numbers (whole ints, float offsets): the int part is
+    exact, and adding it to a float converts it as Python does."""
+    offsets, points, spells = sums
+    if type(offsets) is float and type(points) is int and type(spells) is int:
+        seconds: float = offsets
+        whole_points: int = points
+        whole_spells: int = spells
+        return seconds + (whole_points - start * whole_spells)
+    return float(offsets + (points - start * spells))
+
+
 def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
@@ -684,10 +698,8 @@ class Window:
 
     def _close(self, start: int) -> None:
         self.start = start
-        offsets, points, spells = self.busy_sums
-        self.busy = float(offsets + (points - start * spells))
-        offsets, points, spells = self.idle_sums
-        self.idle = float(offsets + (points - start * spells))
+        self.busy = _spell_seconds(self.busy_sums, start)
+        self.idle = _spell_seconds(self.idle_sums, start)
 
     def _occupancy(self, span: float, busy_open: int, idle_open: int) -> float | None:
         """busy / (busy + idle) seconds of the window, `span` seconds long; None without agent

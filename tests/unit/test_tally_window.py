@@ -97,3 +97,24 @@ def test_settings_of_another_formula_are_not_taken_for_the_kept_ones():
     offered = window.queue(tally, FORMULAS[0], BUCKET, BUCKET + 30.0, 0, 0)["service_level"]
     answered = window.queue(tally, FORMULAS[1], BUCKET, BUCKET + 30.0, 0, 0)["service_level"]
     assert (offered, answered) == (6 / 9, 6 / 8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    offsets=st.one_of(st.integers(0, 10**6), st.floats(-1e9, 1e9, allow_nan=False)),
+    spells=st.one_of(st.integers(-(2**40), 2**40), st.integers(0, 100).map(float)),
+    start=st.integers(0, 2**34),
+    beyond_start=st.one_of(st.integers(-(10**7), 10**7), st.integers(-(2**80), 2**80)),
+    bucket_starts_as_float=st.booleans(),
+)
+def test_spell_seconds_is_the_generic_sum_converted_once(
+    offsets, spells, start, beyond_start, bucket_starts_as_float
+):
+    # The compiled native path (int points and spells, float offsets) and the generic one give
+    # what Python gives, to the bit, also where the bucket starts (`points`, near spells *
+    # start as in a real window) pass 2**53 and adding them to the float first would round.
+    points = int(spells) * start + beyond_start
+    if bucket_starts_as_float:
+        points = float(points)
+    expected = float(offsets + (points - start * spells))
+    assert repr(T._spell_seconds((offsets, points, spells), start)) == repr(expected)
