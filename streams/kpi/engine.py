@@ -1884,20 +1884,25 @@ class Engine:
         oldest = self._oldest_bucket(frame)
         # Only scopes that have a bucket look its tally up: most lookups of a slide would miss
         # (quiet scopes, or buckets older than any event), each a cache miss in a large table.
+        # While loops: compiled, a range with a variable step is a generic object.
         if start < current or start - current > self._window_lengths[index]:
             total = rolling.totals[index] = T.RunningTotal()
-            for bucket in range(max(start, oldest), self.grid.ceil_bucket(frame.as_of), step):
+            bucket, end = max(start, oldest), self.grid.ceil_bucket(frame.as_of)
+            while bucket < end:
                 if scope in self._holders(frame, bucket):
                     values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
                     if values is not None:
                         total.add_tally(values, 1)
+                bucket += step
         else:
             total = rolling.totals[index]
-            for bucket in range(max(int(current), oldest), start, step):
+            bucket = max(int(current), oldest)
+            while bucket < start:
                 if scope in self._holders(frame, bucket):
                     values = _record(buckets, f"{scope}{SEP}b{SEP}{bucket}")
                     if values is not None:
                         total.add_tally(values, -1)
+                bucket += step
         rolling.starts[index] = float(start)
         return total.tally()
 

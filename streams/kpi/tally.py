@@ -570,19 +570,21 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _whole(count: Any) -> Any:
+def _whole(count: Any) -> int:
     """int(count) without calling int (a generic call, compiled) for what is one already."""
     return count if type(count) is int else int(count)
 
 
 def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
-    """A queue window object with every figure but occupancy (None, last)."""
-    answered = tally[ANSWERED]
-    abandoned = tally[ABANDONED]
-    short = tally[SHORT_ABANDONED]
-    within = tally[ANSWERED_WITHIN_THRESHOLD]
-    abandoned_within = tally[ABANDONED_WITHIN_THRESHOLD]
-    handled = tally[HANDLED]
+    """A queue window object with every figure but occupancy (None, last). Counts are whole
+    (ints; a float one is read as int() of it, as the object shows it) and typed, so that,
+    compiled, the figures are native arithmetic."""
+    answered = _whole(tally[ANSWERED])
+    abandoned = _whole(tally[ABANDONED])
+    short = _whole(tally[SHORT_ABANDONED])
+    within = _whole(tally[ANSWERED_WITHIN_THRESHOLD])
+    abandoned_within = _whole(tally[ABANDONED_WITHIN_THRESHOLD])
+    handled = _whole(tally[HANDLED])
     counted_abandons = abandoned - short
     formula = settings.service_level_formula
     if formula == "offered":
@@ -591,18 +593,20 @@ def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
         service_level = _ratio(within, answered)
     else:  # "removed"
         service_level = _ratio(within + abandoned_within, answered + abandoned)
+    wait_seconds: float = tally[WAIT_SECONDS]
+    handle_seconds: float = tally[HANDLE_SECONDS]
     return {
         "offered": _whole(tally[OFFERED]),
-        "answered": _whole(answered),
-        "answered_within_threshold": _whole(within),
-        "abandoned": _whole(abandoned),
-        "short_abandoned": _whole(short),
-        "abandoned_within_threshold": _whole(abandoned_within),
-        "handled": _whole(handled),
+        "answered": answered,
+        "answered_within_threshold": within,
+        "abandoned": abandoned,
+        "short_abandoned": short,
+        "abandoned_within_threshold": abandoned_within,
+        "handled": handled,
         "service_level": service_level,
-        "asa_seconds": tally[WAIT_SECONDS] / answered if answered else None,
+        "asa_seconds": wait_seconds / answered if answered else None,
         "abandon_rate": _ratio(counted_abandons, answered + counted_abandons),
-        "aht_seconds": tally[HANDLE_SECONDS] / handled if handled else None,
+        "aht_seconds": handle_seconds / handled if handled else None,
         "occupancy": None,
     }
 
