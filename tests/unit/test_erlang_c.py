@@ -244,6 +244,27 @@ def test_exact_ratio_reads_a_float_as_the_decimal_it_prints_as():
         exact_ratio(float("inf"))
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        1800.0,  # whole: read without its repr
+        -0.0,
+        2.0**53 - 1,
+        -(2.0**53) + 1,
+        2.0**53,  # from here on repr rounds: 2**60 prints as 1.152921504606847e+18
+        2.0**60,
+        123.456,  # digits.digits
+        -7.25,
+        0.0001,
+        9.999999999999999e-05,  # exponent forms
+        5e-324,
+        1.7976931348623157e308,
+    ],
+)
+def test_exact_ratio_of_whole_and_fractional_floats_is_their_printed_decimal(value):
+    assert Fraction(*exact_ratio(value)) == Fraction(repr(value)) == exact(value)
+
+
 def _fewest_meeting_the_target(traffic, aht, threshold, target):
     """The answer by definition: erlang_c's service level at 1, 2, ... agents."""
     rate = exact(traffic) / exact(aht)  # so that erlang_c's traffic is `traffic` again
