@@ -58,6 +58,9 @@ _GAUSS_ORDER = 16
 _EXP_LIMIT = 700.0  # math.exp overflows just above 709
 # 2**53: every whole number of smaller magnitude is a float, so such a float is an int exactly.
 _WHOLE_FLOATS_BELOW: Final = 9007199254740992.0
+# sys.float_info.max written out: a Final float literal compiles to a constant, where
+# math.isfinite is a generic call.
+LARGEST_FLOAT: Final = 1.7976931348623157e308
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,15 @@ def exact_ratio(value: Number) -> tuple[int, int]:
     if type(value) is int:
         return value, 1
     return exact(value).as_integer_ratio()
+
+
+def exact_float(value: Number) -> float:
+    """float(exact(value)); a finite float is itself, as the decimal it prints as reads back
+    as it (what repr promises), but for -0.0, which exact() reads as 0."""
+    if type(value) is float and -LARGEST_FLOAT <= value <= LARGEST_FLOAT:
+        return value + 0.0  # -0.0 + 0.0 is 0.0
+    numerator, denominator = exact_ratio(value)
+    return quotient(numerator, denominator)
 
 
 def quotient(numerator: Any, denominator: Any) -> float:

@@ -12,7 +12,9 @@ from typing import Any, NamedTuple
 from streams.config import QueueSettings
 from streams.kpi.erlang import (
     ERLANG_C,
+    LARGEST_FLOAT,
     MAX_TRAFFIC_ERLANGS,
+    exact_float,
     exact_ratio,
     minimum_agents_erlang_c,
     quotient,
@@ -65,9 +67,14 @@ def staffing_load(
     """required_agents, traffic and AHT of `live_staffing` (same arguments but the agents)."""
     if offered < 0 or handled < 0:
         raise ValueError("offered, handled and productive_agents must be 0 or more")
-    if not (window_seconds > 0 and math.isfinite(window_seconds)):
+    # The range tests spare the usual finite counts math.isfinite (a generic call compiled).
+    if not (
+        window_seconds > 0 and (window_seconds <= LARGEST_FLOAT or math.isfinite(window_seconds))
+    ):
         raise ValueError(f"window_seconds must be a finite number above 0, got {window_seconds}")
-    if not math.isfinite(handle_seconds_sum):
+    if not (
+        -LARGEST_FLOAT <= handle_seconds_sum <= LARGEST_FLOAT or math.isfinite(handle_seconds_sum)
+    ):
         raise ValueError(f"handle_seconds_sum must be a finite number, got {handle_seconds_sum}")
     # Exact rational arithmetic (`erlang.exact`: a float is the decimal it prints as), so that
     # e.g. 100 calls in 1800 s at 180 s AHT is exactly 10 Erlangs; in integer numerators and
@@ -95,13 +102,11 @@ def staffing_load(
     else:
         # minimum_agents_erlang_c refuses what the configuration cannot hold (a negative
         # threshold, a target of 0).
-        threshold, threshold_scale = exact_ratio(settings.service_level_threshold_seconds)
-        target, target_scale = exact_ratio(settings.service_level_target)
         required = minimum_agents_erlang_c(
             traffic_erlangs,
             aht_seconds,
-            quotient(threshold, threshold_scale),
-            quotient(target, target_scale),
+            exact_float(settings.service_level_threshold_seconds),
+            exact_float(settings.service_level_target),
         )
     return StaffingLoad(required, traffic_erlangs, aht_seconds)
 
