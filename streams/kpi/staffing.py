@@ -7,7 +7,7 @@ configuration) and gets the `staffing` object of the queue's snapshot back.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 from streams.config import QueueSettings
 from streams.kpi.erlang import (
@@ -21,12 +21,18 @@ from streams.kpi.erlang import (
 )
 
 
-class StaffingLoad(NamedTuple):
-    """The part of a queue's staffing that depends on its window counts, not on its agents."""
+class StaffingLoad:
+    """The part of a queue's staffing that depends on its window counts, not on its agents.
 
-    required_agents: int | None
-    traffic_erlangs: float
-    aht_seconds: float
+    A plain class, not a NamedTuple: compiled, it is built and read without calling Python
+    code (a NamedTuple's __new__ is a Python function)."""
+
+    def __init__(
+        self, required_agents: int | None, traffic_erlangs: float, aht_seconds: float
+    ) -> None:
+        self.required_agents = required_agents
+        self.traffic_erlangs = traffic_erlangs
+        self.aht_seconds = aht_seconds
 
 
 def live_staffing(
