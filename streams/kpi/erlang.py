@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 Number = int | float | Fraction | Decimal | str
 
@@ -56,6 +56,11 @@ _LEVELS = tuple(k * k / 4 for k in range(1, 17))
 _PATIENCE_PANEL = 4.0
 _GAUSS_ORDER = 16
 _EXP_LIMIT = 700.0  # math.exp overflows just above 709
+# 2**53: every whole number of smaller magnitude is a float, so such a float is an int exactly.
+_WHOLE_FLOATS_BELOW: Final = 9007199254740992.0
+# sys.float_info.max written out: a Final float literal compiles to a constant, where
+# math.isfinite is a generic call.
+LARGEST_FLOAT: Final = 1.7976931348623157e308
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +120,22 @@ def exact_ratio(value: Number) -> tuple[int, int]:
     exact() reads it, an int is itself; anything else goes through exact().
     """
     if type(value) is float:
-        if not math.isfinite(value):
+        if -_WHOLE_FLOATS_BELOW < value < _WHOLE_FLOATS_BELOW:
+            # A whole number this small is exactly an int, and prints as its digits and ".0"
+            # (window lengths, AHT settings and empty sums are): no repr to parse.
+            whole_number = int(value)
+            if float(whole_number) == value:
+                return whole_number, 1
+        elif not math.isfinite(value):
             raise ValueError(f"{value!r} is not a finite number")
-        # repr: [-]digits[.digits][e(+|-)digits]
-        mantissa, _, power = repr(value).partition("e")
+        text = repr(value)
+        if "e" not in text:
+            # [-]digits.digits: one parse of the digits without the point.
+            return int(text.replace(".", "")), 10 ** (len(text) - 1 - text.find("."))
+        # [-]digits[.digits]e(+|-)digits
+        mantissa, _, power = text.partition("e")
         whole, _, decimals = mantissa.partition(".")
-        shift = (int(power) if power else 0) - len(decimals)
+        shift = int(power) - len(decimals)
         numerator = int(whole + decimals)
         if shift >= 0:
             return numerator * 10**shift, 1
@@ -128,6 +143,15 @@ def exact_ratio(value: Number) -> tuple[int, int]:
     if type(value) is int:
         return value, 1
     return exact(value).as_integer_ratio()
+
+
+def exact_float(value: Number) -> float:
+    """float(exact(value)); a finite float is itself, as the decimal it prints as reads back
+    as it (what repr promises), but for -0.0, which exact() reads as 0."""
+    if type(value) is float and -LARGEST_FLOAT <= value <= LARGEST_FLOAT:
+        return value + 0.0  # -0.0 + 0.0 is 0.0
+    numerator, denominator = exact_ratio(value)
+    return quotient(numerator, denominator)
 
 
 def quotient(numerator: Any, denominator: Any) -> float:

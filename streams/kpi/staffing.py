@@ -7,24 +7,32 @@ configuration) and gets the `staffing` object of the queue's snapshot back.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, Final
 
 from streams.config import QueueSettings
 from streams.kpi.erlang import (
     ERLANG_C,
+    LARGEST_FLOAT,
     MAX_TRAFFIC_ERLANGS,
+    exact_float,
     exact_ratio,
     minimum_agents_erlang_c,
     quotient,
 )
 
 
-class StaffingLoad(NamedTuple):
-    """The part of a queue's staffing that depends on its window counts, not on its agents."""
+class StaffingLoad:
+    """The part of a queue's staffing that depends on its window counts, not on its agents.
 
-    required_agents: int | None
-    traffic_erlangs: float
-    aht_seconds: float
+    A plain class, not a NamedTuple: compiled, it is built and read without calling Python
+    code (a NamedTuple's __new__ is a Python function)."""
+
+    def __init__(
+        self, required_agents: int | None, traffic_erlangs: float, aht_seconds: float
+    ) -> None:
+        self.required_agents = required_agents
+        self.traffic_erlangs = traffic_erlangs
+        self.aht_seconds = aht_seconds
 
 
 def live_staffing(
@@ -65,9 +73,14 @@ def staffing_load(
     """required_agents, traffic and AHT of `live_staffing` (same arguments but the agents)."""
     if offered < 0 or handled < 0:
         raise ValueError("offered, handled and productive_agents must be 0 or more")
-    if not (window_seconds > 0 and math.isfinite(window_seconds)):
+    # The range tests spare the usual finite counts math.isfinite (a generic call compiled).
+    if not (
+        window_seconds > 0 and (window_seconds <= LARGEST_FLOAT or math.isfinite(window_seconds))
+    ):
         raise ValueError(f"window_seconds must be a finite number above 0, got {window_seconds}")
-    if not math.isfinite(handle_seconds_sum):
+    if not (
+        -LARGEST_FLOAT <= handle_seconds_sum <= LARGEST_FLOAT or math.isfinite(handle_seconds_sum)
+    ):
         raise ValueError(f"handle_seconds_sum must be a finite number, got {handle_seconds_sum}")
     # Exact rational arithmetic (`erlang.exact`: a float is the decimal it prints as), so that
     # e.g. 100 calls in 1800 s at 180 s AHT is exactly 10 Erlangs; in integer numerators and
@@ -95,25 +108,35 @@ def staffing_load(
     else:
         # minimum_agents_erlang_c refuses what the configuration cannot hold (a negative
         # threshold, a target of 0).
-        threshold, threshold_scale = exact_ratio(settings.service_level_threshold_seconds)
-        target, target_scale = exact_ratio(settings.service_level_target)
         required = minimum_agents_erlang_c(
             traffic_erlangs,
             aht_seconds,
-            quotient(threshold, threshold_scale),
-            quotient(target, target_scale),
+            exact_float(settings.service_level_threshold_seconds),
+            exact_float(settings.service_level_target),
         )
     return StaffingLoad(required, traffic_erlangs, aht_seconds)
+
+
+# The staffing object's fields in their published order, filled in by staffing_object: a
+# copy of this costs less than building the dict (six keys outgrow a new dict's table).
+_STAFFING_FIELDS: Final[dict[str, Any]] = {
+    "required_agents": None,
+    "productive_agents": 0,
+    "gap": None,
+    "model": ERLANG_C,
+    "traffic_erlangs": 0.0,
+    "aht_seconds": 0.0,
+}
 
 
 def staffing_object(load: StaffingLoad, productive_agents: int) -> dict[str, Any]:
     """The snapshot's `staffing` object of a queue with this load and productive agents."""
     required = load.required_agents
-    return {
-        "required_agents": required,
-        "productive_agents": productive_agents,
-        "gap": None if required is None else productive_agents - required,
-        "model": ERLANG_C,
-        "traffic_erlangs": load.traffic_erlangs,
-        "aht_seconds": load.aht_seconds,
-    }
+    figures = _STAFFING_FIELDS.copy()
+    figures["required_agents"] = required
+    figures["productive_agents"] = productive_agents
+    if required is not None:
+        figures["gap"] = productive_agents - required
+    figures["traffic_erlangs"] = load.traffic_erlangs
+    figures["aht_seconds"] = load.aht_seconds
+    return figures

@@ -18,6 +18,7 @@ from streams.kpi.erlang import (
     erlang_c,
     erlang_c_wait_probability,
     exact,
+    exact_float,
     exact_ratio,
     minimum_agents,
     minimum_agents_erlang_c,
@@ -242,6 +243,48 @@ def test_exact_ratio_reads_a_float_as_the_decimal_it_prints_as():
     assert Fraction(*exact_ratio(-0.0)) == 0
     with pytest.raises(ValueError):
         exact_ratio(float("inf"))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1800.0,  # whole: read without its repr
+        -0.0,
+        2.0**53 - 1,
+        -(2.0**53) + 1,
+        2.0**53,  # from here on repr rounds: 2**60 prints as 1.152921504606847e+18
+        2.0**60,
+        123.456,  # digits.digits
+        -7.25,
+        0.0001,
+        9.999999999999999e-05,  # exponent forms
+        5e-324,
+        1.7976931348623157e308,
+    ],
+)
+def test_exact_ratio_of_whole_and_fractional_floats_is_their_printed_decimal(value):
+    assert Fraction(*exact_ratio(value)) == Fraction(repr(value)) == exact(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from([-0.0, 5e-324, -5e-324, 1.7976931348623157e308, 0.1, 0.8, 20.0]),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.fractions(),
+    )
+)
+def test_exact_float_is_the_float_of_the_number_exact_reads(value):
+    assert repr(exact_float(value)) == repr(float(exact(value)))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), True])
+def test_exact_float_refuses_what_exact_refuses(value):
+    with pytest.raises((ValueError, TypeError)):
+        exact(value)
+    with pytest.raises((ValueError, TypeError)):
+        exact_float(value)
 
 
 def _fewest_meeting_the_target(traffic, aht, threshold, target):

@@ -78,6 +78,22 @@ def test_target_of_one_cannot_be_met():
     assert result["traffic_erlangs"] == pytest.approx(10 / 1800 * 180)
 
 
+def test_each_staffing_object_is_new_and_in_published_order():
+    short = live_staffing(100, 1800.0, 50, 9000.0, 12, DEFAULTS)
+    short["gap"] = "changed by its reader"
+    perfect = live_staffing(10, 1800.0, 5, 900.0, 3, QueueSettings(service_level_target=1.0))
+    assert list(perfect) == [
+        "required_agents",
+        "productive_agents",
+        "gap",
+        "model",
+        "traffic_erlangs",
+        "aht_seconds",
+    ]
+    assert (perfect["gap"], perfect["model"]) == (None, "erlang_c")
+    assert live_staffing(100, 1800.0, 50, 9000.0, 12, DEFAULTS)["gap"] == -2
+
+
 def test_absurd_traffic_gives_no_answer_instead_of_hanging():
     # 10 million calls in 30 minutes at a 6-minute AHT: 2 million Erlangs.
     result = live_staffing(10_000_000, 1800.0, 0, 0.0, 5, DEFAULTS)
