@@ -153,6 +153,31 @@ def test_scopes_an_agent_left_in_different_states_each_close_their_own_spell() -
         assert (agents["staffed"], agents["on_call"], agents["not_ready"]) == (1, 1, 0)
 
 
+def test_a_scope_whose_transition_has_no_spell_points_after_one_that_has_adds_none() -> None:
+    """Sharing the transition between scopes: a scope whose change adds no spell point
+    (on_call -> wrap_up, both busy) adds none after a scope whose change adds one (not_ready
+    -> wrap_up starts a busy spell). A table-backed engine is the reference, as above."""
+    start = 1_795_000_000.0
+
+    def agent_state(event_id: str, ts: float, state: str) -> bytes:
+        event = {"type": "agent.state", "event_id": event_id, "ts": start + ts, "agent_id": "a1"}
+        return orjson.dumps({**event, "state": state, "queues": ["sales", "support"]})
+
+    engines = [Engine(settings_from_mapping({})), Engine(settings_from_mapping({}), _json_state())]
+    for engine in engines:
+        engine.ingest_many([agent_state("e1", 0, "available"), agent_state("e2", 10, "on_call")])
+        aside = {"scope": "q", "name": "sales", "agent_id": "a1", "state": "not_ready"}
+        assert engine.apply_scope_update({**aside, "ts": start + 20}).accepted
+        assert engine.ingest(agent_state("e3", 30, "wrap_up")).accepted
+    snapshots = [engine.snapshot(start + 60) for engine in engines]
+    assert snapshots[0] == snapshots[1]
+    # sales: idle 0-10, busy 10-20 and 30-60; support: idle 0-10, busy 10-60
+    occupancy = {
+        name: queue["windows"]["5m"]["occupancy"] for name, queue in snapshots[0]["queues"].items()
+    }
+    assert occupancy == {"sales": 0.8, "support": 50 / 60}
+
+
 def test_an_agent_record_restored_into_a_dict_router_is_read_after_invalidate_caches() -> None:
     """Replay keeps each agent's router record with its route keys (no second lookup); a
     record put into the router from outside (restored tables) is read again once the caches
@@ -174,3 +199,39 @@ def test_an_agent_record_restored_into_a_dict_router_is_read_after_invalidate_ca
     assert (outcome.status, outcome.reason) == ("rejected", "out_of_order")
     assert engine.ingest(agent_state("e4", 110)).accepted
     assert engine.state.router["a1"][0] == start + 110
+
+
+def test_an_agent_changing_team_or_queues_is_routed_as_a_table_backed_engine_routes_it() -> None:
+    """Replay leaves the router record and the route keys as they are while an agent's queues
+    and team stay equal; any difference (the team, one queue, their order) is a new route. A
+    table-backed engine (a record read back from JSON never equals the event's queues, so
+    every event takes the full route) is the reference, after each event."""
+    start = 1_795_000_000.0
+    routes = [
+        (["sales", "support"], "north", "available"),
+        (["sales", "support"], "north", "on_call"),  # unchanged
+        (["sales", "support"], "south", "wrap_up"),  # the team differs
+        (["sales", "billing"], "south", "available"),  # one queue differs
+        (["billing", "sales"], "south", "on_call"),  # the order differs
+        (["billing", "sales"], "south", "on_call"),  # unchanged
+        (["sales"], "north", "not_ready"),  # a queue fewer, the first team again
+    ]
+    engines = [Engine(settings_from_mapping({})), Engine(settings_from_mapping({}), _json_state())]
+    for at, (queues, team, state) in enumerate(routes):
+        ts = start + 10 * at
+        event = {"type": "agent.state", "event_id": f"e{at}", "ts": ts, "agent_id": "a1"}
+        line = orjson.dumps({**event, "state": state, "queues": queues, "team": team})
+        for engine in engines:
+            assert engine.ingest(line).accepted
+            # The agent's record holds the event's queues and team (a tuple, or a list as JSON).
+            record = orjson.loads(orjson.dumps(engine.state.router["a1"]))
+            assert record == [ts, state, queues, team]
+        snapshots = [engine.snapshot(ts + 5) for engine in engines]
+        assert snapshots[0] == snapshots[1]
+        assert _contents(engines[0].state) == _contents(engines[1].state)
+    staffed = {name: queue["agents"]["staffed"] for name, queue in snapshots[0]["queues"].items()}
+    assert staffed == {"sales": 1, "support": 0, "billing": 0}
+    # north: idle 0-10, busy 10-20; south: busy 20-30, idle 30-40, busy 40-60
+    teams = snapshots[0]["teams"]
+    occupancy = {name: team["windows"]["5m"]["occupancy"] for name, team in teams.items()}
+    assert occupancy == {"north": 0.5, "south": 0.75}

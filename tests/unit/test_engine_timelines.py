@@ -400,6 +400,40 @@ def test_answer_stamped_before_its_offer_still_resolves_it(run: Runner) -> None:
     check(window(snap, "sales", "5m"), offered=2, answered=1, abandoned=1, short_abandoned=1)
 
 
+def test_an_answer_or_abandon_before_its_offer_leaves_the_other_waiting_calls(
+    run: Runner,
+) -> None:
+    """A resolved leg that never waited takes nothing out of its queue's waiting calls."""
+    f = EventFactory()
+    lines = [
+        f.offered(AT - 90, "c1"),  # waits to the end
+        f.offered(AT - 80, "c2"),  # waits to the end
+        f.answered(AT - 40, "c3", 20),  # no offer yet
+        f.abandoned(AT - 35, "c4", 5),  # no offer yet
+        f.offered(AT - 60, "c3"),  # absorbed: answered already
+        f.offered(AT - 40, "c4"),  # absorbed: abandoned already
+    ]
+    snap = run(lines, make_settings(), at=AT)
+    check(snap["queues"]["sales"], calls_waiting=2, oldest_waiting_seconds=90.0)
+    check(window(snap, "sales", "5m"), offered=4, answered=1, abandoned=1)
+
+
+def test_an_answer_after_its_offer_went_stale_keeps_the_leg_resolved(run: Runner) -> None:
+    """An answer that comes after its offer waited longer than max_wait_seconds (stale, but
+    not swept yet) still resolves the leg: the same offer redelivered later (another
+    event_id, within the lateness bound) is absorbed, not a new waiting call. One event at a
+    time, so the stale sweep runs between the answer and the second offer."""
+    f = EventFactory()
+    lines = [
+        f.offered(AT - 120, "c1"),
+        f.answered(AT - 19, "c1", 101),  # waited 101 s > 60 s
+        f.offered(AT - 25, "c1"),  # redelivered by another source
+    ]
+    snap = run(lines, make_settings(max_wait_seconds=60), as_of=AT - 18)
+    check(snap["queues"]["sales"], calls_waiting=0, oldest_waiting_seconds=None)
+    check(window(snap, "sales", "5m"), offered=2, answered=1)
+
+
 @pytest.mark.parametrize("second_offer_first", [True, False])
 def test_a_leg_offered_twice_is_one_call_whatever_the_arrival_order(
     run: Runner, second_offer_first: bool
