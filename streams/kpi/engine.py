@@ -524,6 +524,11 @@ class _Derived:
         self.waiting: dict[str, dict[str, float]] = {}
         self.next_stale_sweep = -math.inf
         self.known: set[str] = set()
+        # The queue and team names of `known`, sorted, as of when it held `named` scopes (it
+        # only grows, so the same size is the same set).
+        self.named = 0
+        self.queue_names: list[str] = []
+        self.team_names: list[str] = []
         self.scopes: dict[str, _Scope] = {}  # scope key -> _Scope, made by the first update
         self.queues: dict[str, _Queue] = {}  # queue -> _Queue, made by the first call event
         self.views: dict[str, _View] = {}  # scope key -> _View, made by its first snapshot
@@ -1699,8 +1704,11 @@ class Engine:
                 "out; feed only events before as_of (replay --at does)"
             )
         derived = self._index()
-        queue_names = sorted(key[2:] for key in derived.known if key[0] == QUEUE_SCOPE)
-        team_names = sorted(key[2:] for key in derived.known if key[0] == TEAM_SCOPE)
+        if derived.named != len(derived.known):
+            derived.queue_names = sorted(key[2:] for key in derived.known if key[0] == QUEUE_SCOPE)
+            derived.team_names = sorted(key[2:] for key in derived.known if key[0] == TEAM_SCOPE)
+            derived.named = len(derived.known)
+        queue_names, team_names = derived.queue_names, derived.team_names
         if queues is not None:
             wanted = set(queues)
             queue_names = [name for name in queue_names if name in wanted]
@@ -1787,7 +1795,7 @@ class Engine:
     ) -> dict[str, Any]:
         index = self._staffing_index
         values = self._rolling_total(scope, rolling, index, frame)
-        offered, handled = int(values[T.OFFERED]), int(values[T.HANDLED])
+        offered, handled = T.whole(values[T.OFFERED]), T.whole(values[T.HANDLED])
         handle_seconds = values[T.HANDLE_SECONDS]
         last = view.staffing
         if (

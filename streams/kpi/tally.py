@@ -570,7 +570,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _whole(count: Any) -> int:
+def whole(count: Any) -> int:
     """int(count) without calling int (a generic call, compiled) for what is one already."""
     return count if type(count) is int else int(count)
 
@@ -579,12 +579,12 @@ def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
     """A queue window object with every figure but occupancy (None, last). Counts are whole
     (ints; a float one is read as int() of it, as the object shows it) and typed, so that,
     compiled, the figures are native arithmetic."""
-    answered = _whole(tally[ANSWERED])
-    abandoned = _whole(tally[ABANDONED])
-    short = _whole(tally[SHORT_ABANDONED])
-    within = _whole(tally[ANSWERED_WITHIN_THRESHOLD])
-    abandoned_within = _whole(tally[ABANDONED_WITHIN_THRESHOLD])
-    handled = _whole(tally[HANDLED])
+    answered = whole(tally[ANSWERED])
+    abandoned = whole(tally[ABANDONED])
+    short = whole(tally[SHORT_ABANDONED])
+    within = whole(tally[ANSWERED_WITHIN_THRESHOLD])
+    abandoned_within = whole(tally[ABANDONED_WITHIN_THRESHOLD])
+    handled = whole(tally[HANDLED])
     counted_abandons = abandoned - short
     formula = settings.service_level_formula
     if formula == "offered":
@@ -596,7 +596,7 @@ def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
     wait_seconds: float = tally[WAIT_SECONDS]
     handle_seconds: float = tally[HANDLE_SECONDS]
     return {
-        "offered": _whole(tally[OFFERED]),
+        "offered": whole(tally[OFFERED]),
         "answered": answered,
         "answered_within_threshold": within,
         "abandoned": abandoned,
