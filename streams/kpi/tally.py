@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from mypy_extensions import i64
+
 from streams.config import QueueSettings
 
 OFFERED: Final = 0
@@ -552,6 +554,13 @@ def _spell_sums(tally: Tally, starts: int, ends: int) -> tuple[Any, Any, Any]:
     )
 
 
+# Bounds within which _spell_seconds' int part fits a machine integer: |start * spells| < 2**62
+# and |bucket starts| < 2**62, so their difference stays below 2**63.
+_START_BOUND: Final = 1 << 32
+_SPELLS_BOUND: Final = 1 << 30
+_POINTS_BOUND: Final = 1 << 62
+
+
 def _spell_seconds(sums: tuple[Any, Any, Any], start: int) -> float:
     """The seconds of _spell_sums' spells from `start`, but the open spells' part: offsets +
     (bucket starts - start * spells), as a float (as Python converts an int added to one).
@@ -562,6 +571,15 @@ def _spell_seconds(sums: tuple[Any, Any, Any], start: int) -> float:
         seconds: float = offsets
         whole_points: int = points
         whole_spells: int = spells
+        if (
+            0 <= start < _START_BOUND
+            and -_SPELLS_BOUND < whole_spells < _SPELLS_BOUND
+            and -_POINTS_BOUND < whole_points < _POINTS_BOUND
+        ):
+            # Machine integers: no product or difference within the bounds can overflow.
+            # Compiled, a tagged int's product with an epoch start is a generic call.
+            part: i64 = i64(whole_points) - i64(start) * i64(whole_spells)
+            return seconds + float(part)
         return seconds + (whole_points - start * whole_spells)
     return float(offsets + (points - start * spells))
 

@@ -118,3 +118,13 @@ def test_spell_seconds_is_the_generic_sum_converted_once(
         points = float(points)
     expected = float(offsets + (points - start * spells))
     assert repr(T._spell_seconds((offsets, points, spells), start)) == repr(expected)
+
+
+def test_spell_seconds_at_the_machine_integer_bounds():
+    # Both sides of each bound the compiled code checks before using machine integers, and
+    # numbers whose product or difference would overflow one without the bounds.
+    for start in (0, 2**32 - 1, 2**32, 2**40):
+        for spells in (2**30 - 1, 2**30, -(2**30 - 1), -(2**30), 2**40, -(2**40)):
+            for points in (spells * start + 7, 7, 2**62 - 1, 2**62, -(2**62), 2**63 - 1, -(2**63)):
+                expected = float(0.25 + (points - start * spells))
+                assert repr(T._spell_seconds((0.25, points, spells), start)) == repr(expected)
