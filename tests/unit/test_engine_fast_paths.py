@@ -5,7 +5,7 @@ engine reads with `in` and `[]`, updates some values in place and always writes 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -130,17 +130,29 @@ def test_a_scope_update_outside_the_event_time_range_is_rejected_and_changes_not
     assert after == before
 
 
+def _sales_and_support_agent(start: float) -> Callable[[str, float, str], bytes]:
+    """agent.state lines of agent a1 serving sales and support, `ts` seconds after `start`."""
+
+    def agent_state(event_id: str, ts: float, state: str) -> bytes:
+        event = {"type": "agent.state", "event_id": event_id, "ts": start + ts, "agent_id": "a1"}
+        return orjson.dumps({**event, "state": state, "queues": ["sales", "support"]})
+
+    return agent_state
+
+
+def _dict_and_table_engines() -> list[Engine]:
+    """A plain-dict engine and a table-backed one (no shared records), the reference."""
+    return [Engine(settings_from_mapping({})), Engine(settings_from_mapping({}), _json_state())]
+
+
 def test_scopes_an_agent_left_in_different_states_each_close_their_own_spell() -> None:
     """Replay applies an agent's state to all its scopes at once, sharing the transition while
     the scopes leave the same state; a scope update in between leaves one queue elsewhere. A
     table-backed engine (no shared records, each scope on its own) is the reference."""
     start = 1_795_000_000.0
 
-    def agent_state(event_id: str, ts: float, state: str) -> bytes:
-        event = {"type": "agent.state", "event_id": event_id, "ts": start + ts, "agent_id": "a1"}
-        return orjson.dumps({**event, "state": state, "queues": ["sales", "support"]})
-
-    engines = [Engine(settings_from_mapping({})), Engine(settings_from_mapping({}), _json_state())]
+    agent_state = _sales_and_support_agent(start)
+    engines = _dict_and_table_engines()
     for engine in engines:
         engine.ingest_many([agent_state("e1", 0, "available"), agent_state("e2", 10, "on_call")])
         aside = {"scope": "q", "name": "support", "agent_id": "a1", "state": "not_ready"}
@@ -159,11 +171,8 @@ def test_a_scope_whose_transition_has_no_spell_points_after_one_that_has_adds_no
     -> wrap_up starts a busy spell). A table-backed engine is the reference, as above."""
     start = 1_795_000_000.0
 
-    def agent_state(event_id: str, ts: float, state: str) -> bytes:
-        event = {"type": "agent.state", "event_id": event_id, "ts": start + ts, "agent_id": "a1"}
-        return orjson.dumps({**event, "state": state, "queues": ["sales", "support"]})
-
-    engines = [Engine(settings_from_mapping({})), Engine(settings_from_mapping({}), _json_state())]
+    agent_state = _sales_and_support_agent(start)
+    engines = _dict_and_table_engines()
     for engine in engines:
         engine.ingest_many([agent_state("e1", 0, "available"), agent_state("e2", 10, "on_call")])
         aside = {"scope": "q", "name": "sales", "agent_id": "a1", "state": "not_ready"}
@@ -216,7 +225,7 @@ def test_an_agent_changing_team_or_queues_is_routed_as_a_table_backed_engine_rou
         (["billing", "sales"], "south", "on_call"),  # unchanged
         (["sales"], "north", "not_ready"),  # a queue fewer, the first team again
     ]
-    engines = [Engine(settings_from_mapping({})), Engine(settings_from_mapping({}), _json_state())]
+    engines = _dict_and_table_engines()
     for at, (queues, team, state) in enumerate(routes):
         ts = start + 10 * at
         event = {"type": "agent.state", "event_id": f"e{at}", "ts": ts, "agent_id": "a1"}
