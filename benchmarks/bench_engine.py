@@ -56,7 +56,6 @@ def snapshot_latency() -> None:
     traffic = call_cycle_events(400_000, queues=1000, agents=3000, calls_per_second=60, seed=3)
     lines = compact(traffic)
     engine = Engine(settings_from_mapping({}))
-    tune_garbage_collector()
     for start in range(0, len(lines), BATCH):
         engine.process_many(decode_batch(lines[start : start + BATCH]))
     as_of = engine.live_as_of(engine.max_ts)
