@@ -6,14 +6,17 @@
    in batches of 4,096 lines (what `ccpulse replay` does). Lines are generated first and not
    timed.
 2. A snapshot of 1,000 queues (and their agents' teams) with every window: the first one (its
-   window totals kept since the first event, its staffing and window figures computed afresh)
-   and the steady state (a second later, as the live worker publishes).
+   window totals kept since the first event, its staffing and window figures computed afresh);
+   live ones, each after one more second of the same traffic (as the live worker publishes
+   while calls flow: queues with new events have new window totals); and steady ones, a
+   second apart without new events (only the windows' ends move).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import math
 import platform
 import resource
 import statistics
@@ -28,6 +31,8 @@ from streams.runtime import tune_garbage_collector
 from streams.synthetic import call_cycle_events
 
 BATCH = 4096
+STATE_EVENTS = 400_000  # the snapshot benchmark's state
+LIVE_SECONDS = 20
 
 
 def compact(lines: Iterable[bytes]) -> list[bytes]:
@@ -53,18 +58,22 @@ def throughput(count: int) -> None:
 
 
 def snapshot_latency() -> None:
-    traffic = call_cycle_events(400_000, queues=1000, agents=3000, calls_per_second=60, seed=3)
+    # The state's 400,000 events, then about 40 s more of the same traffic for the live part.
+    traffic = call_cycle_events(415_000, queues=1000, agents=3000, calls_per_second=60, seed=3)
     lines = compact(traffic)
     engine = Engine(settings_from_mapping({}))
-    for start in range(0, len(lines), BATCH):
-        engine.process_many(decode_batch(lines[start : start + BATCH]))
-    as_of = engine.live_as_of(engine.max_ts)
+    for start in range(0, STATE_EVENTS, BATCH):
+        engine.process_many(decode_batch(lines[start : min(start + BATCH, STATE_EVENTS)]))
+    later = decode_batch(lines[STATE_EVENTS:])
     del lines
     gc.collect()
+    as_of = engine.live_as_of(engine.max_ts)
     started = time.perf_counter()
     snapshot = engine.snapshot(as_of)
     first = time.perf_counter() - started
     assert len(snapshot["queues"]) == 1000
+    live = live_snapshots(engine, later)
+    as_of = engine.live_as_of(engine.max_ts)
     steady = []
     for second in range(1, 21):
         started = time.perf_counter()
@@ -74,8 +83,30 @@ def snapshot_latency() -> None:
         f"snapshot of {len(snapshot['queues'])} queues, {len(snapshot['teams'])} teams, "
         f"{len(snapshot['queues']['queue-000']['windows'])} windows each: first "
         f"{first * 1000:.1f} ms, steady median {statistics.median(steady) * 1000:.1f} ms, "
-        f"max {max(steady) * 1000:.1f} ms"
+        f"max {max(steady) * 1000:.1f} ms; live median {statistics.median(live) * 1000:.1f} "
+        f"ms, max {max(live) * 1000:.1f} ms"
     )
+
+
+def live_snapshots(engine: Engine, events: list) -> list[float]:
+    """Seconds taken by a snapshot after each of LIVE_SECONDS seconds of new events, as the
+    live worker publishes while traffic flows: queues with new calls or agent states have new
+    window totals every time."""
+    taken: list[float] = []
+    second_end = math.floor(engine.max_ts) + 1
+    pending: list = []
+    for event in events:
+        if event.ts >= second_end:
+            engine.process_many(pending)
+            pending = []
+            started = time.perf_counter()
+            engine.snapshot(engine.live_as_of(engine.max_ts))
+            taken.append(time.perf_counter() - started)
+            if len(taken) == LIVE_SECONDS:
+                return taken
+            second_end += 1
+        pending.append(event)
+    raise AssertionError(f"fewer than {LIVE_SECONDS} seconds of events after the state")
 
 
 def main() -> None:
