@@ -513,7 +513,7 @@ class RunningTotal:
     def tally(self) -> Tally:
         """The total as a tally, seconds as floats: the same list (holding the same number
         objects) until the total changes, so a snapshot recognises an unchanged window. Never
-        changed in place: a change makes a new list (Window holds it as `fixed`)."""
+        changed in place: a change makes a new list (Window holds it as given)."""
         cached = self.cached
         if cached is None:
             cached = self.cached = [
@@ -663,10 +663,10 @@ class Window:
     """
 
     def __init__(self) -> None:
+        # The tally held: the caller's own list when it is never changed in place (a running
+        # total's), so the same list holds the same numbers; otherwise a private copy, which
+        # no caller can pass back.
         self.held: list = _NOTHING_HELD
-        # The tally held, when the caller said it is never changed in place (a running total's
-        # tally): the same list then holds the same numbers.
-        self.fixed: Tally | None = None
         self.settings: QueueSettings | None = None
         self.start = 0
         self.figures: dict[str, Any] = {}
@@ -718,9 +718,9 @@ class Window:
         return {"occupancy": self._occupancy(end - start, busy_open, idle_open)}
 
     def _holds(self, tally: Tally) -> bool:
-        if tally is self.fixed:
-            return True
         held = self.held
+        if tally is held:
+            return True
         if len(held) != len(tally):
             return False
         # Lengths are equal; mypyc compiles all() over a zip of positional arguments only to
@@ -728,11 +728,7 @@ class Window:
         return all(kept is value for kept, value in zip(held, tally))  # noqa: B905
 
     def _hold(self, tally: Tally, start: int, fixed: bool) -> None:
-        if fixed:
-            self.held = self.fixed = tally
-        else:
-            self.held = tally.copy()  # the caller may change the tally's entries
-            self.fixed = None
+        self.held = tally if fixed else tally.copy()  # the caller may change a tally not fixed
         self.busy_sums = _spell_sums(tally, BUSY_STARTS, BUSY_ENDS)
         self.idle_sums = _spell_sums(tally, IDLE_STARTS, IDLE_ENDS)
         self._close(start)
