@@ -19,6 +19,7 @@ from streams.kpi.erlang import (
     minimum_agents_erlang_c,
     quotient,
 )
+from streams.kpi.tally import str_keyed
 
 
 class StaffingLoad:
@@ -118,15 +119,16 @@ def staffing_load(
 
 
 # The staffing object's fields in their published order, filled in by staffing_object: a
-# copy of this costs less than building the dict (six keys outgrow a new dict's table).
-_STAFFING_FIELDS: Final[dict[str, Any]] = {
-    "required_agents": None,
-    "productive_agents": 0,
-    "gap": None,
-    "model": ERLANG_C,
-    "traffic_erlangs": 0.0,
-    "aht_seconds": 0.0,
-}
+# copy of this costs less than building the dict (six keys outgrow a new dict's table); see
+# str_keyed.
+_STAFFING_FIELDS: Final[dict[str, Any]] = str_keyed(
+    ("required_agents", None),
+    ("productive_agents", 0),
+    ("gap", None),
+    ("model", ERLANG_C),
+    ("traffic_erlangs", 0.0),
+    ("aht_seconds", 0.0),
+)
 
 
 def staffing_object(load: StaffingLoad, productive_agents: int) -> dict[str, Any]:

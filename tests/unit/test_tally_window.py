@@ -4,6 +4,8 @@ change (also to equal numbers of another type), windows slide and spells open an
 
 from __future__ import annotations
 
+import sys
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,3 +130,17 @@ def test_spell_seconds_at_the_machine_integer_bounds():
             for points in (spells * start + 7, 7, 2**62 - 1, 2**62, -(2**62), 2**63 - 1, -(2**63)):
                 expected = float(0.25 + (points - start * spells))
                 assert repr(T._spell_seconds((0.25, points, spells), start)) == repr(expected)
+
+
+def test_templates_have_the_compact_str_keyed_layout():
+    """A window object and a staffing object are copies of templates. Compiled, a literal is
+    presized with hash-storing entries (632 rather than 464 bytes for twelve keys, over
+    pymalloc's limit), which every one of a snapshot's thousands of copies would inherit."""
+    from streams.kpi import staffing
+
+    for template in (T._QUEUE_WINDOW_FIELDS, staffing._STAFFING_FIELDS):
+        filled_in = {}
+        for name, value in template.items():
+            filled_in[name] = value
+        assert sys.getsizeof(template) == sys.getsizeof(filled_in)
+        assert sys.getsizeof(template.copy()) == sys.getsizeof(filled_in)
