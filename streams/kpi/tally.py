@@ -697,18 +697,32 @@ def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
         service_level = _ratio(within + abandoned_within, answered + abandoned)
     wait_seconds: float = tally[WAIT_SECONDS]
     handle_seconds: float = tally[HANDLE_SECONDS]
+    # The template holds 0 and None: a figure that is one of them (the int 0 is one cached
+    # object) is left as it is. Each store into a dict is ~140 instructions; a window's
+    # abandons are mostly none.
     figures = _QUEUE_WINDOW_FIELDS.copy()
-    figures["offered"] = whole(tally[OFFERED])
-    figures["answered"] = answered
-    figures["answered_within_threshold"] = within
-    figures["abandoned"] = abandoned
-    figures["short_abandoned"] = short
-    figures["abandoned_within_threshold"] = abandoned_within
-    figures["handled"] = handled
-    figures["service_level"] = service_level
+    offered = whole(tally[OFFERED])
+    if offered:
+        figures["offered"] = offered
+    if answered:
+        figures["answered"] = answered
+    if within:
+        figures["answered_within_threshold"] = within
+    if abandoned:
+        figures["abandoned"] = abandoned
+    if short:
+        figures["short_abandoned"] = short
+    if abandoned_within:
+        figures["abandoned_within_threshold"] = abandoned_within
+    if handled:
+        figures["handled"] = handled
+    if service_level is not None:
+        figures["service_level"] = service_level
     if answered:
         figures["asa_seconds"] = wait_seconds / answered
-    figures["abandon_rate"] = _ratio(counted_abandons, answered + counted_abandons)
+    abandon_rate = _ratio(counted_abandons, answered + counted_abandons)
+    if abandon_rate is not None:
+        figures["abandon_rate"] = abandon_rate
     if handled:
         figures["aht_seconds"] = handle_seconds / handled
     return figures

@@ -172,3 +172,48 @@ def test_templates_have_the_compact_str_keyed_layout():
             filled_in[name] = value
         assert sys.getsizeof(template) == sys.getsizeof(filled_in)
         assert sys.getsizeof(template.copy()) == sys.getsizeof(filled_in)
+
+
+def reference_figures(tally: list, settings: QueueSettings) -> dict:
+    """DESIGN's queue window figures (but occupancy), every key assigned."""
+    answered, abandoned = int(tally[T.ANSWERED]), int(tally[T.ABANDONED])
+    short, within = int(tally[T.SHORT_ABANDONED]), int(tally[T.ANSWERED_WITHIN_THRESHOLD])
+    abandoned_within, handled = int(tally[T.ABANDONED_WITHIN_THRESHOLD]), int(tally[T.HANDLED])
+    counted = abandoned - short
+    formula = settings.service_level_formula
+    if formula == "offered":
+        service_level = T._ratio(within, answered + counted)
+    elif formula == "answered":
+        service_level = T._ratio(within, answered)
+    else:
+        service_level = T._ratio(within + abandoned_within, answered + abandoned)
+    return {
+        "offered": int(tally[T.OFFERED]),
+        "answered": answered,
+        "answered_within_threshold": within,
+        "abandoned": abandoned,
+        "short_abandoned": short,
+        "abandoned_within_threshold": abandoned_within,
+        "handled": handled,
+        "service_level": service_level,
+        "asa_seconds": float(tally[T.WAIT_SECONDS]) / answered if answered else None,
+        "abandon_rate": T._ratio(counted, answered + counted),
+        "aht_seconds": float(tally[T.HANDLE_SECONDS]) / handled if handled else None,
+        "occupancy": None,
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.just(0), counts), min_size=7, max_size=7),
+    seconds=st.lists(numbers, min_size=2, max_size=2),
+    formula=st.sampled_from(FORMULAS),
+)
+def test_queue_figures_left_as_the_template_has_them_are_the_same(values, seconds, formula):
+    # Figures that are 0 or None are not stored into the copied template: the object is the
+    # same, key order and types included, as one with every figure assigned.
+    tally = T.empty()
+    tally[: T.WAIT_SECONDS] = values
+    tally[T.WAIT_SECONDS : T.HANDLE_SECONDS + 1] = seconds
+    expected = reference_figures(tally, formula)
+    assert repr(T._queue_figures(tally, formula)) == repr(expected)
