@@ -554,34 +554,87 @@ def _spell_sums(tally: Tally, starts: int, ends: int) -> tuple[Any, Any, Any]:
     )
 
 
-# Bounds within which _spell_seconds' int part fits a machine integer: |start * spells| < 2**62
-# and |bucket starts| < 2**62, so their difference stays below 2**63.
-_START_BOUND: Final = 1 << 32
-_SPELLS_BOUND: Final = 1 << 30
-_POINTS_BOUND: Final = 1 << 62
-
-
 def _spell_seconds(sums: tuple[Any, Any, Any], start: int) -> float:
     """The seconds of _spell_sums' spells from `start`, but the open spells' part: offsets +
-    (bucket starts - start * spells), as a float (as Python converts an int added to one).
-    Compiled, natively for the usual numbers (whole ints, float offsets): the int part is
-    exact, and adding it to a float converts it as Python does."""
+    (bucket starts - start * spells), as a float (as Python converts an int added to one)."""
     offsets, points, spells = sums
-    if type(offsets) is float and type(points) is int and type(spells) is int:
-        seconds: float = offsets
-        whole_points: int = points
-        whole_spells: int = spells
+    return float(offsets + (points - start * spells))
+
+
+# Bounds within which SpellSums' int part fits a machine integer: |start * spells| < 2**62
+# and |bucket starts| < 2**62, so their difference stays below 2**63. The points' bound is
+# the largest int compiled code keeps unboxed: comparing with 2**62 itself is a generic call.
+_START_BOUND: Final = 1 << 32
+_SPELLS_BOUND: Final = 1 << 30
+_POINTS_LIMIT: Final = (1 << 62) - 1
+
+
+def _offsets(entry: Any) -> bool:
+    """Whether a tally's offsets entry reads natively as the float Python computes with: a
+    float, or the int 0 (exactly 0.0 in any sum with a float)."""
+    return type(entry) is float or (type(entry) is int and entry == 0)
+
+
+class SpellSums:
+    """_spell_sums of one kind of spell in a window's tally, with _spell_seconds of them.
+
+    Compiled, the usual numbers (float offsets, whole bucket starts and spells within the
+    bounds) are kept as machine numbers: reading them is native arithmetic, with no tuple
+    and no generic subtraction, and finishing them for a window start is a few instructions.
+    Other numbers keep _spell_sums' tuple, for _spell_seconds."""
+
+    def __init__(self) -> None:
+        self.usual = False
+        self.offsets = 0.0
+        self.points: i64 = 0
+        self.spells: i64 = 0
+        self.sums: tuple[Any, Any, Any] = (0, 0, 0)
+
+    def read(self, tally: Tally, starts: int, ends: int) -> None:
+        start_offsets: Any = tally[starts + 1]
+        end_offsets: Any = tally[ends + 1]
+        start_points: Any = tally[starts + 2]
+        end_points: Any = tally[ends + 2]
+        start_spells: Any = tally[starts]
+        end_spells: Any = tally[ends]
         if (
-            0 <= start < _START_BOUND
-            and -_SPELLS_BOUND < whole_spells < _SPELLS_BOUND
-            and -_POINTS_BOUND < whole_points < _POINTS_BOUND
+            _offsets(start_offsets)
+            and _offsets(end_offsets)
+            and type(start_points) is int
+            and type(end_points) is int
+            and type(start_spells) is int
+            and type(end_spells) is int
         ):
+            # Typed reads of what the checks found: unboxings, and the arithmetic native. An
+            # int 0 read as a float is 0.0, which a float minus it (or it minus one) is too.
+            begun: float = start_offsets
+            ended: float = end_offsets
+            first: int = start_points
+            last: int = end_points
+            opened: int = start_spells
+            closed: int = end_spells
+            points = last - first
+            spells = closed - opened
+            whole_points = -_POINTS_LIMIT <= points <= _POINTS_LIMIT
+            if whole_points and -_SPELLS_BOUND < spells < _SPELLS_BOUND:
+                self.usual = True
+                self.offsets = ended - begun
+                self.points = i64(points)
+                self.spells = i64(spells)
+                return
+        self.usual = False
+        self.sums = _spell_sums(tally, starts, ends)
+
+    def seconds(self, start: int) -> float:
+        """_spell_seconds of the sums from `start`."""
+        if not self.usual:
+            return _spell_seconds(self.sums, start)
+        if 0 <= start < _START_BOUND:
             # Machine integers: no product or difference within the bounds can overflow.
             # Compiled, a tagged int's product with an epoch start is a generic call.
-            part: i64 = i64(whole_points) - i64(start) * i64(whole_spells)
-            return seconds + float(part)
-        return seconds + (whole_points - start * whole_spells)
-    return float(offsets + (points - start * spells))
+            return self.offsets + float(self.points - i64(start) * self.spells)
+        # float(): pure Python, offsets read from two int 0s are the int 0
+        return float(self.offsets + (int(self.points) - start * int(self.spells)))
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -644,18 +697,32 @@ def _queue_figures(tally: Tally, settings: QueueSettings) -> dict[str, Any]:
         service_level = _ratio(within + abandoned_within, answered + abandoned)
     wait_seconds: float = tally[WAIT_SECONDS]
     handle_seconds: float = tally[HANDLE_SECONDS]
+    # The template holds 0 and None: a figure that is one of them (the int 0 is one cached
+    # object) is left as it is. Each store into a dict is ~140 instructions; a window's
+    # abandons are mostly none.
     figures = _QUEUE_WINDOW_FIELDS.copy()
-    figures["offered"] = whole(tally[OFFERED])
-    figures["answered"] = answered
-    figures["answered_within_threshold"] = within
-    figures["abandoned"] = abandoned
-    figures["short_abandoned"] = short
-    figures["abandoned_within_threshold"] = abandoned_within
-    figures["handled"] = handled
-    figures["service_level"] = service_level
+    offered = whole(tally[OFFERED])
+    if offered:
+        figures["offered"] = offered
+    if answered:
+        figures["answered"] = answered
+    if within:
+        figures["answered_within_threshold"] = within
+    if abandoned:
+        figures["abandoned"] = abandoned
+    if short:
+        figures["short_abandoned"] = short
+    if abandoned_within:
+        figures["abandoned_within_threshold"] = abandoned_within
+    if handled:
+        figures["handled"] = handled
+    if service_level is not None:
+        figures["service_level"] = service_level
     if answered:
         figures["asa_seconds"] = wait_seconds / answered
-    figures["abandon_rate"] = _ratio(counted_abandons, answered + counted_abandons)
+    abandon_rate = _ratio(counted_abandons, answered + counted_abandons)
+    if abandon_rate is not None:
+        figures["abandon_rate"] = abandon_rate
     if handled:
         figures["aht_seconds"] = handle_seconds / handled
     return figures
@@ -684,8 +751,8 @@ class Window:
         self.start = 0
         self.figures: dict[str, Any] = {}
         # _spell_sums of the tally, so a window that only moved reads none of its numbers
-        self.busy_sums: tuple[Any, Any, Any] = (0, 0, 0)
-        self.idle_sums: tuple[Any, Any, Any] = (0, 0, 0)
+        self.busy_sums = SpellSums()
+        self.idle_sums = SpellSums()
         # The seconds of busy and idle spells from `start` but the open spells' part, as
         # _occupancy reads them: a float (an int sum plus a float converts the int first).
         self.busy = 0.0
@@ -742,14 +809,14 @@ class Window:
 
     def _hold(self, tally: Tally, start: int, fixed: bool) -> None:
         self.held = tally if fixed else tally.copy()  # the caller may change a tally not fixed
-        self.busy_sums = _spell_sums(tally, BUSY_STARTS, BUSY_ENDS)
-        self.idle_sums = _spell_sums(tally, IDLE_STARTS, IDLE_ENDS)
+        self.busy_sums.read(tally, BUSY_STARTS, BUSY_ENDS)
+        self.idle_sums.read(tally, IDLE_STARTS, IDLE_ENDS)
         self._close(start)
 
     def _close(self, start: int) -> None:
         self.start = start
-        self.busy = _spell_seconds(self.busy_sums, start)
-        self.idle = _spell_seconds(self.idle_sums, start)
+        self.busy = self.busy_sums.seconds(start)
+        self.idle = self.idle_sums.seconds(start)
 
     def _occupancy(self, span: float, busy_open: int, idle_open: int) -> float | None:
         """busy / (busy + idle) seconds of the window, `span` seconds long; None without agent

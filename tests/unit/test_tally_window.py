@@ -101,25 +101,40 @@ def test_settings_of_another_formula_are_not_taken_for_the_kept_ones():
     assert (offered, answered) == (6 / 9, 6 / 8)
 
 
+def spell_seconds(offsets, points, spells, start, begun=0, opened=0):
+    """SpellSums' seconds from `start` of a tally whose busy spells end at (offsets, points,
+    spells) and start at (begun, 0, opened)."""
+    tally = T.empty()
+    tally[T.BUSY_ENDS : T.BUSY_ENDS + 3] = [spells, offsets, points]
+    tally[T.BUSY_STARTS : T.BUSY_STARTS + 3] = [opened, begun, 0]
+    sums = T.SpellSums()
+    sums.read(tally, T.BUSY_STARTS, T.BUSY_ENDS)
+    return sums.seconds(start)
+
+
 @settings(max_examples=500, deadline=None)
 @given(
     offsets=st.one_of(st.integers(0, 10**6), st.floats(-1e9, 1e9, allow_nan=False)),
+    begun=st.one_of(st.just(0), st.just(0.0), st.just(-0.0), st.floats(0, 1e9), st.integers(1, 9)),
     spells=st.one_of(st.integers(-(2**40), 2**40), st.integers(0, 100).map(float)),
+    opened=st.one_of(st.just(0), st.integers(-(2**31), 2**31)),
     start=st.integers(0, 2**34),
     beyond_start=st.one_of(st.integers(-(10**7), 10**7), st.integers(-(2**80), 2**80)),
     bucket_starts_as_float=st.booleans(),
 )
 def test_spell_seconds_is_the_generic_sum_converted_once(
-    offsets, spells, start, beyond_start, bucket_starts_as_float
+    offsets, begun, spells, opened, start, beyond_start, bucket_starts_as_float
 ):
-    # The compiled native path (int points and spells, float offsets) and the generic one give
-    # what Python gives, to the bit, also where the bucket starts (`points`, near spells *
-    # start as in a real window) pass 2**53 and adding them to the float first would round.
+    # The compiled native path (int points and spells, float or int 0 offsets) and the generic
+    # one give what Python gives, to the bit, also where the bucket starts (`points`, near
+    # spells * start as in a real window) pass 2**53 and adding them to the float first would
+    # round.
     points = int(spells) * start + beyond_start
     if bucket_starts_as_float:
         points = float(points)
-    expected = float(offsets + (points - start * spells))
-    assert repr(T._spell_seconds((offsets, points, spells), start)) == repr(expected)
+    expected = float(offsets - begun + (points - start * (spells - opened)))
+    seconds = spell_seconds(offsets, points, spells, start, begun, opened)
+    assert repr(seconds) == repr(expected)
 
 
 def test_spell_seconds_at_the_machine_integer_bounds():
@@ -128,8 +143,21 @@ def test_spell_seconds_at_the_machine_integer_bounds():
     for start in (0, 2**32 - 1, 2**32, 2**40):
         for spells in (2**30 - 1, 2**30, -(2**30 - 1), -(2**30), 2**40, -(2**40)):
             for points in (spells * start + 7, 7, 2**62 - 1, 2**62, -(2**62), 2**63 - 1, -(2**63)):
-                expected = float(0.25 + (points - start * spells))
-                assert repr(T._spell_seconds((0.25, points, spells), start)) == repr(expected)
+                for offsets in (0.25, 0):
+                    expected = float(offsets + (points - start * spells))
+                    seconds = spell_seconds(offsets, points, spells, start)
+                    assert repr(seconds) == repr(expected)
+
+
+def test_spell_sums_read_again_forget_the_native_numbers():
+    # A window's sums are read again when its tally changes: from usual numbers to others
+    # (a float count) and back, each reading gives its own tally's seconds.
+    sums, tally = T.SpellSums(), T.empty()
+    for spells, offsets in ((3, 1.5), (3.0, 2.5), (2, 0.5), (2, 7)):
+        tally[T.BUSY_ENDS : T.BUSY_ENDS + 3] = [spells, offsets, spells * BUCKET + 4]
+        sums.read(tally, T.BUSY_STARTS, T.BUSY_ENDS)
+        expected = float(offsets + (spells * BUCKET + 4 - BUCKET * spells))
+        assert repr(sums.seconds(BUCKET)) == repr(expected)
 
 
 def test_templates_have_the_compact_str_keyed_layout():
@@ -144,3 +172,48 @@ def test_templates_have_the_compact_str_keyed_layout():
             filled_in[name] = value
         assert sys.getsizeof(template) == sys.getsizeof(filled_in)
         assert sys.getsizeof(template.copy()) == sys.getsizeof(filled_in)
+
+
+def reference_figures(tally: list, settings: QueueSettings) -> dict:
+    """DESIGN's queue window figures (but occupancy), every key assigned."""
+    answered, abandoned = int(tally[T.ANSWERED]), int(tally[T.ABANDONED])
+    short, within = int(tally[T.SHORT_ABANDONED]), int(tally[T.ANSWERED_WITHIN_THRESHOLD])
+    abandoned_within, handled = int(tally[T.ABANDONED_WITHIN_THRESHOLD]), int(tally[T.HANDLED])
+    counted = abandoned - short
+    formula = settings.service_level_formula
+    if formula == "offered":
+        service_level = T._ratio(within, answered + counted)
+    elif formula == "answered":
+        service_level = T._ratio(within, answered)
+    else:
+        service_level = T._ratio(within + abandoned_within, answered + abandoned)
+    return {
+        "offered": int(tally[T.OFFERED]),
+        "answered": answered,
+        "answered_within_threshold": within,
+        "abandoned": abandoned,
+        "short_abandoned": short,
+        "abandoned_within_threshold": abandoned_within,
+        "handled": handled,
+        "service_level": service_level,
+        "asa_seconds": float(tally[T.WAIT_SECONDS]) / answered if answered else None,
+        "abandon_rate": T._ratio(counted, answered + counted),
+        "aht_seconds": float(tally[T.HANDLE_SECONDS]) / handled if handled else None,
+        "occupancy": None,
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.just(0), counts), min_size=7, max_size=7),
+    seconds=st.lists(numbers, min_size=2, max_size=2),
+    formula=st.sampled_from(FORMULAS),
+)
+def test_queue_figures_left_as_the_template_has_them_are_the_same(values, seconds, formula):
+    # Figures that are 0 or None are not stored into the copied template: the object is the
+    # same, key order and types included, as one with every figure assigned.
+    tally = T.empty()
+    tally[: T.WAIT_SECONDS] = values
+    tally[T.WAIT_SECONDS : T.HANDLE_SECONDS + 1] = seconds
+    expected = reference_figures(tally, formula)
+    assert repr(T._queue_figures(tally, formula)) == repr(expected)
