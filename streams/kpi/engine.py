@@ -567,6 +567,34 @@ class _View:
         self.periods = [-1, -1]
         self.period_keys = ["", ""]
         self.staffing: _Staffing | None = None
+        # The agents object of a queue's previous snapshot and the counts it shows: a copy of
+        # it is cheaper than a new dict, and a quiet queue's counts stay the same.
+        self.agents: dict[str, Any] | None = None
+        self.available = 0
+        self.on_call = 0
+        self.wrap_up = 0
+        self.not_ready = 0
+
+    def agents_of(self, counts: _AgentCounts) -> dict[str, Any]:
+        """A new agents object of `counts` (the caller may change it)."""
+        agents = self.agents
+        if (
+            agents is None
+            or counts.available != self.available
+            or counts.on_call != self.on_call
+            or counts.wrap_up != self.wrap_up
+            or counts.not_ready != self.not_ready
+        ):
+            self.available, self.on_call = counts.available, counts.on_call
+            self.wrap_up, self.not_ready = counts.wrap_up, counts.not_ready
+            agents = self.agents = {
+                "staffed": counts.available + counts.on_call + counts.wrap_up + counts.not_ready,
+                "available": counts.available,
+                "on_call": counts.on_call,
+                "wrap_up": counts.wrap_up,
+                "not_ready": counts.not_ready,
+            }
+        return agents.copy()
 
 
 class _Frame:
@@ -1777,7 +1805,7 @@ class Engine:
                 idle_open,
                 index < rolling_windows,  # a running total's tally, or a new empty one
             )
-        snapshot = self._queue_state(queue, counts, as_of)
+        snapshot = self._queue_state(queue, view.agents_of(counts), as_of)
         snapshot["windows"] = windows
         # Productive agents (available, on a call or in wrap-up): the open spells' agents.
         productive = busy_open + idle_open
@@ -1817,7 +1845,7 @@ class Engine:
             last.figures = staffing_object(last.load, productive)
         return last.figures.copy()  # a new object per snapshot: the caller may change it
 
-    def _queue_state(self, queue: str, counts: _AgentCounts, as_of: float) -> dict[str, Any]:
+    def _queue_state(self, queue: str, agents: dict[str, Any], as_of: float) -> dict[str, Any]:
         waiting = 0
         oldest = math.inf
         since = self._index().waiting.get(queue)
@@ -1826,17 +1854,10 @@ class Engine:
                 if as_of - ts <= self._max_wait:
                     waiting += 1
                     oldest = min(oldest, ts)
-        staffed = counts.available + counts.on_call + counts.wrap_up + counts.not_ready
         return {
             "calls_waiting": waiting,
             "oldest_waiting_seconds": as_of - oldest if waiting else None,
-            "agents": {
-                "staffed": staffed,
-                "available": counts.available,
-                "on_call": counts.on_call,
-                "wrap_up": counts.wrap_up,
-                "not_ready": counts.not_ready,
-            },
+            "agents": agents,
         }
 
     def _team_snapshot(self, team: str, frame: _Frame) -> dict[str, Any]:
