@@ -1815,13 +1815,12 @@ class Engine:
         busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
         rolling = view.rolling
-        tallies = self._tallies(scope, view, rolling, frame)
         names, starts, views = frame.names, frame.window_starts, view.windows
         rolling_windows = len(self.windows)
         windows = {}
         for index in range(len(names)):
             windows[names[index]] = views[index].queue(
-                tallies[index],
+                self._tally(view, frame, index),
                 settings,
                 starts[index],
                 as_of,
@@ -1892,33 +1891,35 @@ class Engine:
         counts = view.counts
         busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
-        tallies = self._tallies(view.scope, view, view.rolling, frame)
         names, starts, views = frame.names, frame.window_starts, view.windows
         rolling_windows = len(self.windows)
         windows = {}
         for index in range(len(names)):
             windows[names[index]] = views[index].team(
-                tallies[index], starts[index], as_of, busy_open, idle_open, index < rolling_windows
+                self._tally(view, frame, index),
+                starts[index],
+                as_of,
+                busy_open,
+                idle_open,
+                index < rolling_windows,
             )
         return {"windows": windows}
 
-    def _tallies(
-        self, scope: str, view: _View, rolling: _Rolling | None, frame: _Frame
-    ) -> list[list]:
-        """The tally of every window of the snapshot: rolling (running totals' tallies, never
-        changed in place), then interval and today (stored tallies, changed in place)."""
-        result = [
-            self._rolling_total(scope, rolling, index, frame) for index in range(len(self.windows))
-        ]
-        for period in range(2):
-            start = frame.periods[period]
-            if view.periods[period] != start:
-                grain = "i" if period == 0 else "d"
-                view.period_keys[period] = f"{scope}{SEP}{grain}{SEP}{start}"
-                view.periods[period] = start
-            values = _record(self._buckets, view.period_keys[period])
-            result.append(values or T.empty())
-        return result
+    def _tally(self, view: _View, frame: _Frame, index: int) -> list:
+        """The tally of the snapshot's window `index`, read as its window object is made (no
+        list of them per scope): a rolling window's running total's tally (never changed in
+        place), else the stored interval or today tally (changed in place)."""
+        rolling_windows = len(self.windows)
+        if index < rolling_windows:
+            return self._rolling_total(view.scope, view.rolling, index, frame)
+        period = index - rolling_windows
+        start = frame.periods[period]
+        if view.periods[period] != start:
+            grain = "i" if period == 0 else "d"
+            view.period_keys[period] = f"{view.scope}{SEP}{grain}{SEP}{start}"
+            view.periods[period] = start
+        values = _record(self._buckets, view.period_keys[period])
+        return values or T.empty()
 
     def _rolling_total(
         self, scope: str, rolling: _Rolling | None, index: int, frame: _Frame
