@@ -570,9 +570,12 @@ class _View:
         self.waiting: dict[str, float] | None = None  # a queue's
         self.windows = [T.Window() for _ in range(windows)]  # rolling, then interval and today
         self.settings = settings  # a queue's (for_queue is a call into uncompiled code)
-        # Start and key of the interval and the day tally the previous snapshot read.
-        self.periods = [-1, -1]
-        self.period_keys = ["", ""]
+        # Start and key of the interval and the day tally the previous snapshot read (native
+        # ints: compiled, a start read from a list is unboxed by a call, being over 2**30).
+        self.interval = -1
+        self.interval_key = ""
+        self.day = -1
+        self.day_key = ""
         self.staffing: _Staffing | None = None
         # The agents object of a queue's previous snapshot and the counts it shows: a copy of
         # it is cheaper than a new dict, and a quiet queue's counts stay the same.
@@ -613,7 +616,7 @@ class _Frame:
         self.as_of = as_of
         self.starts = starts  # start of each rolling window, by index in _window_lengths
         self.names = names  # the snapshot's windows: rolling, interval, today
-        self.periods = periods  # start of the interval and of the day
+        self.interval, self.day = periods  # start of the interval and of the day
         self.window_starts = starts[: len(names) - 2] + periods  # by index in names
         self.holders: dict[int, set[str]] = {}  # bucket -> scopes with its tally (_holders)
         self.oldest: int | None = None  # see _oldest_bucket
@@ -1912,13 +1915,17 @@ class Engine:
         rolling_windows = len(self.windows)
         if index < rolling_windows:
             return self._rolling_total(view.scope, view.rolling, index, frame)
-        period = index - rolling_windows
-        start = frame.periods[period]
-        if view.periods[period] != start:
-            grain = "i" if period == 0 else "d"
-            view.period_keys[period] = f"{view.scope}{SEP}{grain}{SEP}{start}"
-            view.periods[period] = start
-        values = _record(self._buckets, view.period_keys[period])
+        if index == rolling_windows:
+            if view.interval != frame.interval:
+                view.interval = frame.interval
+                view.interval_key = f"{view.scope}{SEP}i{SEP}{frame.interval}"
+            key = view.interval_key
+        else:
+            if view.day != frame.day:
+                view.day = frame.day
+                view.day_key = f"{view.scope}{SEP}d{SEP}{frame.day}"
+            key = view.day_key
+        values = _record(self._buckets, key)
         return values or T.empty()
 
     def _rolling_total(
