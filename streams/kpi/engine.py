@@ -527,11 +527,11 @@ class _Derived:
         # The queue and team names of `known`, sorted, as of when it held `named` scopes (it
         # only grows, so the same size is the same set).
         self.named = 0
-        self.queue_names: list[str] = []
-        self.team_names: list[str] = []
+        self.queue_views: list[_View] = []
+        self.team_views: list[_View] = []
         self.scopes: dict[str, _Scope] = {}  # scope key -> _Scope, made by the first update
         self.queues: dict[str, _Queue] = {}  # queue -> _Queue, made by the first call event
-        self.views: dict[str, _View] = {}  # scope key -> _View, made by its first snapshot
+        self.views: dict[str, _View] = {}  # scope key -> _View, made by a snapshot
 
 
 class _Staffing:
@@ -560,13 +560,51 @@ class _View:
     """A scope's part of the previous snapshot, which the next one reuses where its inputs are
     the same (part of the derived indexes)."""
 
-    def __init__(self, windows: int, settings: QueueSettings | None) -> None:
+    def __init__(self, scope: str, name: str, windows: int, settings: QueueSettings | None) -> None:
+        self.scope = scope  # the key in `known`
+        self.name = name
+        # The scope's entries in the derived indexes, once there are any: none is replaced or
+        # removed while the indexes last, so a snapshot need not look them up again.
+        self.counts = _NO_AGENTS
+        self.rolling: _Rolling | None = None
+        self.waiting: dict[str, float] | None = None  # a queue's
         self.windows = [T.Window() for _ in range(windows)]  # rolling, then interval and today
         self.settings = settings  # a queue's (for_queue is a call into uncompiled code)
-        # Start and key of the interval and the day tally the previous snapshot read.
-        self.periods = [-1, -1]
-        self.period_keys = ["", ""]
+        # Start and key of the interval and the day tally the previous snapshot read (native
+        # ints: compiled, a start read from a list is unboxed by a call, being over 2**30).
+        self.interval = -1
+        self.interval_key = ""
+        self.day = -1
+        self.day_key = ""
         self.staffing: _Staffing | None = None
+        # The agents object of a queue's previous snapshot and the counts it shows: a copy of
+        # it is cheaper than a new dict, and a quiet queue's counts stay the same.
+        self.agents: dict[str, Any] | None = None
+        self.available = 0
+        self.on_call = 0
+        self.wrap_up = 0
+        self.not_ready = 0
+
+    def agents_of(self, counts: _AgentCounts) -> dict[str, Any]:
+        """A new agents object of `counts` (the caller may change it)."""
+        agents = self.agents
+        if (
+            agents is None
+            or counts.available != self.available
+            or counts.on_call != self.on_call
+            or counts.wrap_up != self.wrap_up
+            or counts.not_ready != self.not_ready
+        ):
+            self.available, self.on_call = counts.available, counts.on_call
+            self.wrap_up, self.not_ready = counts.wrap_up, counts.not_ready
+            agents = self.agents = {
+                "staffed": counts.available + counts.on_call + counts.wrap_up + counts.not_ready,
+                "available": counts.available,
+                "on_call": counts.on_call,
+                "wrap_up": counts.wrap_up,
+                "not_ready": counts.not_ready,
+            }
+        return agents.copy()
 
 
 class _Frame:
@@ -578,7 +616,7 @@ class _Frame:
         self.as_of = as_of
         self.starts = starts  # start of each rolling window, by index in _window_lengths
         self.names = names  # the snapshot's windows: rolling, interval, today
-        self.periods = periods  # start of the interval and of the day
+        self.interval, self.day = periods  # start of the interval and of the day
         self.window_starts = starts[: len(names) - 2] + periods  # by index in names
         self.holders: dict[int, set[str]] = {}  # bucket -> scopes with its tally (_holders)
         self.oldest: int | None = None  # see _oldest_bucket
@@ -1705,21 +1743,27 @@ class Engine:
             )
         derived = self._index()
         if derived.named != len(derived.known):
-            derived.queue_names = sorted(key[2:] for key in derived.known if key[0] == QUEUE_SCOPE)
-            derived.team_names = sorted(key[2:] for key in derived.known if key[0] == TEAM_SCOPE)
+            # The scopes' views in name order, so a snapshot looks none up.
+            keys = sorted(derived.known)
+            derived.queue_views = [
+                self._view(derived, key) for key in keys if key[0] == QUEUE_SCOPE
+            ]
+            derived.team_views = [self._view(derived, key) for key in keys if key[0] == TEAM_SCOPE]
             derived.named = len(derived.known)
-        queue_names, team_names = derived.queue_names, derived.team_names
+        queue_views, team_views = derived.queue_views, derived.team_views
         if queues is not None:
             wanted = set(queues)
-            queue_names = [name for name in queue_names if name in wanted]
+            queue_views = [view for view in queue_views if view.name in wanted]
         if teams is not None:
             wanted = set(teams)
-            team_names = [name for name in team_names if name in wanted]
+            team_views = [view for view in team_views if view.name in wanted]
         frame = self._frame(as_of)
         return {
             "as_of": format_time(as_of),
-            "queues": {name: self._queue_snapshot(name, frame) for name in queue_names},
-            "teams": {name: self._team_snapshot(name, frame) for name in team_names},
+            "queues": {
+                view.name: self._queue_snapshot(derived, view, frame) for view in queue_views
+            },
+            "teams": {view.name: self._team_snapshot(derived, view, frame) for view in team_views},
             "events": self.stats.as_dict(),
         }
 
@@ -1745,31 +1789,41 @@ class Engine:
         names = [name for name, _ in self.windows] + ["interval", "today"]
         return _Frame(as_of, starts, names, [interval, day])
 
-    def _view(self, scope: str, queue: str | None) -> _View:
-        """The scope's _View; `queue` is its queue's name (None for a team)."""
-        views = self._index().views
-        view = views.get(scope)
+    def _view(self, derived: _Derived, scope: str) -> _View:
+        """The _View of a scope (its key in `known`)."""
+        view = derived.views.get(scope)
         if view is None:
-            settings = None if queue is None else self.settings.for_queue(queue)
-            view = views[scope] = _View(len(self.windows) + 2, settings)
+            name = scope[2:]
+            settings = self.settings.for_queue(name) if scope[0] == QUEUE_SCOPE else None
+            view = derived.views[scope] = _View(scope, name, len(self.windows) + 2, settings)
         return view
 
-    def _queue_snapshot(self, queue: str, frame: _Frame) -> dict[str, Any]:
-        scope = QUEUE_SCOPE + SEP + queue
-        view = self._view(scope, queue)
+    def _scope_entries(self, derived: _Derived, view: _View) -> None:
+        """Find the scope's entries in the derived indexes that its view has none of yet."""
+        scope = view.scope
+        if view.counts is _NO_AGENTS:
+            view.counts = derived.agent_counts.get(scope, _NO_AGENTS)
+        if view.rolling is None:
+            view.rolling = self._rolling_of(scope)
+        if view.waiting is None and view.settings is not None:
+            view.waiting = derived.waiting.get(view.name)
+
+    def _queue_snapshot(self, derived: _Derived, view: _View, frame: _Frame) -> dict[str, Any]:
+        if view.counts is _NO_AGENTS or view.rolling is None or view.waiting is None:
+            self._scope_entries(derived, view)
+        scope = view.scope
         settings = view.settings
         assert settings is not None  # a queue's view
-        counts = self._index().agent_counts.get(scope, _NO_AGENTS)
+        counts = view.counts
         busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
-        rolling = self._rolling_of(scope)
-        tallies = self._tallies(scope, view, rolling, frame)
+        rolling = view.rolling
         names, starts, views = frame.names, frame.window_starts, view.windows
         rolling_windows = len(self.windows)
         windows = {}
         for index in range(len(names)):
             windows[names[index]] = views[index].queue(
-                tallies[index],
+                self._tally(view, frame, index),
                 settings,
                 starts[index],
                 as_of,
@@ -1777,7 +1831,7 @@ class Engine:
                 idle_open,
                 index < rolling_windows,  # a running total's tally, or a new empty one
             )
-        snapshot = self._queue_state(queue, counts, as_of)
+        snapshot = self._queue_state(view.waiting, view.agents_of(counts), as_of)
         snapshot["windows"] = windows
         # Productive agents (available, on a call or in wrap-up): the open spells' agents.
         productive = busy_open + idle_open
@@ -1817,61 +1871,62 @@ class Engine:
             last.figures = staffing_object(last.load, productive)
         return last.figures.copy()  # a new object per snapshot: the caller may change it
 
-    def _queue_state(self, queue: str, counts: _AgentCounts, as_of: float) -> dict[str, Any]:
+    def _queue_state(
+        self, since: dict[str, float] | None, agents: dict[str, Any], as_of: float
+    ) -> dict[str, Any]:
+        """`since`: the queue's waiting calls' offer ts."""
         waiting = 0
         oldest = math.inf
-        since = self._index().waiting.get(queue)
         if since is not None:
             for ts in since.values():
                 if as_of - ts <= self._max_wait:
                     waiting += 1
                     oldest = min(oldest, ts)
-        staffed = counts.available + counts.on_call + counts.wrap_up + counts.not_ready
         return {
             "calls_waiting": waiting,
             "oldest_waiting_seconds": as_of - oldest if waiting else None,
-            "agents": {
-                "staffed": staffed,
-                "available": counts.available,
-                "on_call": counts.on_call,
-                "wrap_up": counts.wrap_up,
-                "not_ready": counts.not_ready,
-            },
+            "agents": agents,
         }
 
-    def _team_snapshot(self, team: str, frame: _Frame) -> dict[str, Any]:
-        scope = TEAM_SCOPE + SEP + team
-        view = self._view(scope, None)
-        counts = self._index().agent_counts.get(scope, _NO_AGENTS)
+    def _team_snapshot(self, derived: _Derived, view: _View, frame: _Frame) -> dict[str, Any]:
+        if view.counts is _NO_AGENTS or view.rolling is None:
+            self._scope_entries(derived, view)
+        counts = view.counts
         busy_open, idle_open = counts.on_call + counts.wrap_up, counts.available
         as_of = frame.as_of
-        tallies = self._tallies(scope, view, self._rolling_of(scope), frame)
         names, starts, views = frame.names, frame.window_starts, view.windows
         rolling_windows = len(self.windows)
         windows = {}
         for index in range(len(names)):
             windows[names[index]] = views[index].team(
-                tallies[index], starts[index], as_of, busy_open, idle_open, index < rolling_windows
+                self._tally(view, frame, index),
+                starts[index],
+                as_of,
+                busy_open,
+                idle_open,
+                index < rolling_windows,
             )
         return {"windows": windows}
 
-    def _tallies(
-        self, scope: str, view: _View, rolling: _Rolling | None, frame: _Frame
-    ) -> list[list]:
-        """The tally of every window of the snapshot: rolling (running totals' tallies, never
-        changed in place), then interval and today (stored tallies, changed in place)."""
-        result = [
-            self._rolling_total(scope, rolling, index, frame) for index in range(len(self.windows))
-        ]
-        for period in range(2):
-            start = frame.periods[period]
-            if view.periods[period] != start:
-                grain = "i" if period == 0 else "d"
-                view.period_keys[period] = f"{scope}{SEP}{grain}{SEP}{start}"
-                view.periods[period] = start
-            values = _record(self._buckets, view.period_keys[period])
-            result.append(values or T.empty())
-        return result
+    def _tally(self, view: _View, frame: _Frame, index: int) -> list:
+        """The tally of the snapshot's window `index`, read as its window object is made (no
+        list of them per scope): a rolling window's running total's tally (never changed in
+        place), else the stored interval or today tally (changed in place)."""
+        rolling_windows = len(self.windows)
+        if index < rolling_windows:
+            return self._rolling_total(view.scope, view.rolling, index, frame)
+        if index == rolling_windows:
+            if view.interval != frame.interval:
+                view.interval = frame.interval
+                view.interval_key = f"{view.scope}{SEP}i{SEP}{frame.interval}"
+            key = view.interval_key
+        else:
+            if view.day != frame.day:
+                view.day = frame.day
+                view.day_key = f"{view.scope}{SEP}d{SEP}{frame.day}"
+            key = view.day_key
+        values = _record(self._buckets, key)
+        return values or T.empty()
 
     def _rolling_total(
         self, scope: str, rolling: _Rolling | None, index: int, frame: _Frame
