@@ -21,7 +21,9 @@ in all, so a count that moves with them measures the collector, not the code.
 
 `--snapshot` counts instead the instructions inside `Engine.snapshot` on bench_engine.py's
 snapshot state (1,000 queues; 400,000 events by default, about 5 minutes): the first snapshot,
-and the mean of 10 steady ones a second apart, as two runs side by side.
+a steady one (a second later, no new events), the steady one that crosses a bucket boundary
+(every rolling window slides: the largest), and the mean of 10 steady ones a second apart (the
+measure until session 12), as four runs side by side.
 """
 
 from __future__ import annotations
@@ -62,16 +64,19 @@ print(f"young collections: {gc.get_stats()[0]['collections'] - collections}")
 """
 
 # Runs inside callgrind, which counts only inside Engine.snapshot: the first snapshot of
-# bench_engine.py's snapshot state, then as many steady ones as the command line says.
+# bench_engine.py's snapshot state, then steady ones a second apart: as many as the command line
+# says, or (`pre`) those before the first that crosses a bucket boundary, or (`cross`) up to and
+# with it. It prints the crossing one's place.
 SNAPSHOT_WORKLOAD = """
 import gc
+import math
 import sys
 from streams.config import settings_from_mapping
 from streams.kpi.decode import decode_batch
 from streams.kpi.engine import Engine
 from streams.runtime import tune_garbage_collector
 
-steady, path = int(sys.argv[1]), sys.argv[2]
+steady, path = sys.argv[1], sys.argv[2]
 with open(path, "rb") as source:
     lines = source.read().split(b"\\n")
 engine = Engine(settings_from_mapping({}))
@@ -81,8 +86,15 @@ for start in range(0, len(lines), 4096):
 as_of = engine.live_as_of(engine.max_ts)
 del lines
 gc.collect()
+bucket = engine.settings.bucket_seconds
+crossing = next(
+    second for second in range(1, bucket + 1)
+    if math.floor((as_of + second) / bucket) != math.floor((as_of + second - 1) / bucket)
+)
+print(f"crossing: {crossing}")
+count = {"pre": crossing - 1, "cross": crossing}.get(steady) or int(steady)
 engine.snapshot(as_of)
-for second in range(1, steady + 1):
+for second in range(1, count + 1):
     engine.snapshot(as_of + second)
 """
 STEADY_SNAPSHOTS = 10
@@ -124,7 +136,9 @@ def instructions(stage: str, lines_path: Path, script: Path, keep: Path | None) 
 
 
 def snapshot_instructions(events: int, keep: Path | None) -> None:
-    """Instructions inside Engine.snapshot: the first snapshot, and a steady one."""
+    """Instructions inside Engine.snapshot: the first snapshot, a steady one and the one that
+    crosses a bucket boundary (every rolling window slides), and the mean of STEADY_SNAPSHOTS
+    steady ones (which holds one crossing) as counted before 2026-11-29's session 12."""
     from streams.synthetic import call_cycle_events
 
     lines = call_cycle_events(events, queues=1000, agents=3000, calls_per_second=60, seed=3)
@@ -137,15 +151,24 @@ def snapshot_instructions(events: int, keep: Path | None) -> None:
         lines_path, script = Path(work, "lines.jsonl"), Path(work, "workload.py")
         lines_path.write_bytes(b"\n".join(lines))
         script.write_text(SNAPSHOT_WORKLOAD)
-        runs = [
-            callgrind(str(steady), lines_path, script, keep, only_snapshots)
-            for steady in (0, STEADY_SNAPSHOTS)
-        ]
-        first, with_steady = (collected(run)[0] for run in runs)
-    steady = (with_steady - first) / STEADY_SNAPSHOTS
+        stages = ("0", "pre", "cross", str(STEADY_SNAPSHOTS))
+        runs = {
+            stage: callgrind(stage, lines_path, script, keep, only_snapshots) for stage in stages
+        }
+        counts, printed = {}, ""
+        for stage, run in runs.items():
+            counts[stage], printed = collected(run)
+    crossing = int(re.search(r"crossing: (\d+)", printed).group(1))
+    first = counts["0"]
+    cross = counts["cross"] - counts["pre"]
+    # The steady ones but the crossing one, before and after it.
+    steady = (counts[str(STEADY_SNAPSHOTS)] - first - cross) / (STEADY_SNAPSHOTS - 1)
+    mean = (counts[str(STEADY_SNAPSHOTS)] - first) / STEADY_SNAPSHOTS
     print(
         f"engine build {streams_build()}, snapshot of {events:,} events over 1,000 queues: "
-        f"first {first / 1e6:,.1f} M instructions, steady {steady / 1e6:,.1f} M"
+        f"first {first / 1e6:,.1f} M instructions, steady {steady / 1e6:,.1f} M, crossing a "
+        f"bucket boundary (steady snapshot {crossing}) {cross / 1e6:,.1f} M; mean of "
+        f"{STEADY_SNAPSHOTS} steady {mean / 1e6:,.1f} M"
     )
 
 
