@@ -999,8 +999,8 @@ class Engine:
     # A leg older than its horizon (waiting: max_wait_seconds; resolved: the lateness bound)
     # counts as gone even before it is evicted, so results never depend on eviction timing.
     # Its status and ts are read typed: compiled, the comparisons are native.
-    def _live_leg(self, key: str) -> list | None:
-        leg = _record(self._legs, key)
+    def _live_leg(self, leg: list | None) -> list | None:
+        """`leg` (a record of `legs`, or None) if it still counts, else None."""
         if leg is None:
             return None
         status: int = leg[0]
@@ -1011,7 +1011,17 @@ class Engine:
     def _offer_leg(self, queue: _Queue, call_id: str, ts: float, stamp: Any) -> None:
         """Offered at `ts`, boxed as `stamp` (Any: stored in `waiting` as the float it is)."""
         key = queue.leg_prefix + call_id
-        leg = self._live_leg(key)
+        legs = self._legs
+        record = [WAITING, stamp]
+        if type(legs) is dict:
+            # A new leg (the usual case) is stored with the one lookup that finds it is new.
+            found = legs.setdefault(key, record)
+            if found is record:
+                queue.waiting[key] = stamp
+                return
+            leg = self._live_leg(found)
+        else:
+            leg = self._live_leg(_record(legs, key))
         if leg is not None:
             status: int = leg[0]
             since: float = leg[1]
@@ -1019,13 +1029,13 @@ class Engine:
                 return  # answered or abandoned already (its answer may have arrived first)
             if since <= ts:
                 return
-        self._legs[key] = [WAITING, stamp]
+        legs[key] = record
         queue.waiting[key] = stamp
 
     def _resolve_leg(self, queue: _Queue, call_id: str, ts: float, stamp: object) -> None:
         """Answered or abandoned at `ts`, boxed as `stamp`."""
         key = queue.leg_prefix + call_id
-        leg = self._live_leg(key)
+        leg = self._live_leg(_record(self._legs, key))
         # Kept as resolved for the lateness bound, whether its offer came first or not: an
         # offer of the same leg that arrives later is absorbed, so arrival order never matters.
         if leg is None:
