@@ -244,3 +244,37 @@ def test_an_agent_changing_team_or_queues_is_routed_as_a_table_backed_engine_rou
     teams = snapshots[0]["teams"]
     occupancy = {name: team["windows"]["5m"]["occupancy"] for name, team in teams.items()}
     assert occupancy == {"north": 0.5, "south": 0.75}
+
+
+def test_an_id_stored_again_past_the_lateness_bound_is_kept_until_its_own_entry_expires() -> None:
+    """Expiry deletes an id from a plain-dict `seen` without reading it first, except an id
+    stored again over a forgotten entry (a redelivery past the lateness bound, in the same
+    batch, before eviction ran): its older entry expires first and must leave the newer one.
+    A table-backed engine (which always reads first) is the reference, after each batch."""
+    start = 1_795_000_000.0
+
+    def offered(event_id: str, ts: float, call_id: str) -> bytes:
+        event = {"type": "call.offered", "event_id": event_id, "ts": start + ts}
+        return orjson.dumps({**event, "call_id": call_id, "queue": "sales"})
+
+    batches = [
+        # X at 0, forgotten once `now` passes 300 (allowed_lateness_seconds), stored again
+        [offered("X", 0, "c1"), offered("Y", 400, "c2"), offered("X", 401, "c3")],
+        [offered("X", 402, "c4")],  # X's newer entry (401) is still inside the bound
+        [offered("Z", 800, "c5")],  # X's newer entry expires
+        [offered("X", 801, "c6"), offered("X", 802, "c7")],  # new again, then a duplicate
+        [offered("W", 1200, "c8"), offered("X", 1203, "c9")],  # X stored again, late entry
+    ]
+    expected = [
+        ["accepted"] * 3,
+        ["duplicate"],
+        ["accepted"],
+        ["accepted", "duplicate"],
+        ["accepted"] * 2,
+    ]
+    engines = _dict_and_table_engines()
+    for batch, statuses in zip(batches, expected, strict=True):
+        for engine in engines:
+            assert [outcome.status for outcome in engine.ingest_many(batch)] == statuses
+        assert _contents(engines[0].state) == _contents(engines[1].state)
+    assert engines[0].state.seen == {"W": start + 1200, "X": start + 1203}
