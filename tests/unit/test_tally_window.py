@@ -140,13 +140,24 @@ def test_spell_seconds_is_the_generic_sum_converted_once(
 def test_spell_seconds_at_the_machine_integer_bounds():
     # Both sides of each bound the compiled code checks before using machine integers, and
     # numbers whose product or difference would overflow one without the bounds.
-    for start in (0, 2**32 - 1, 2**32, 2**40):
+    for start in (0, 2**32 - 1, 2**32, 2**40, -1, -(2**32), -(2**40)):
         for spells in (2**30 - 1, 2**30, -(2**30 - 1), -(2**30), 2**40, -(2**40)):
             for points in (spells * start + 7, 7, 2**62 - 1, 2**62, -(2**62), 2**63 - 1, -(2**63)):
                 for offsets in (0.25, 0):
                     expected = float(offsets + (points - start * spells))
                     seconds = spell_seconds(offsets, points, spells, start)
                     assert repr(seconds) == repr(expected)
+
+
+def test_whole_offsets_other_than_0_are_added_as_python_adds_them():
+    # Int offsets (other than the 0 of an empty tally) are added to the bucket starts' part
+    # before it is converted, as Python does: read as a float first, 1 + (2**54 + 2) would
+    # round to 2**54 instead of 2**54 + 4.
+    points = 2**54 + 2
+    for offsets, begun in ((1, 0), (3, 2), (0, -1)):
+        expected = float(offsets - begun + points)
+        assert expected == 2.0**54 + 4
+        assert repr(spell_seconds(offsets, points, 0, BUCKET, begun)) == repr(expected)
 
 
 def test_spell_sums_read_again_forget_the_native_numbers():
