@@ -92,7 +92,8 @@ crossing = next(
     if math.floor((as_of + second) / bucket) != math.floor((as_of + second - 1) / bucket)
 )
 print(f"crossing: {crossing}")
-count = {"pre": crossing - 1, "cross": crossing}.get(steady) or int(steady)
+places = {"pre": crossing - 1, "cross": crossing}  # "pre" is 0 when the first one crosses
+count = places[steady] if steady in places else int(steady)
 engine.snapshot(as_of)
 for second in range(1, count + 1):
     engine.snapshot(as_of + second)

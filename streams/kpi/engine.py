@@ -529,8 +529,8 @@ class _Derived:
         self.waiting: dict[str, dict[str, float]] = {}
         self.next_stale_sweep = -math.inf
         self.known: set[str] = set()
-        # The queue and team names of `known`, sorted, as of when it held `named` scopes (it
-        # only grows, so the same size is the same set).
+        # The views of the queues and of the teams of `known`, in name order, as of when it held
+        # `named` scopes (it only grows, so the same size is the same set).
         self.named = 0
         self.queue_views: list[_View] = []
         self.team_views: list[_View] = []

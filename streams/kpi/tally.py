@@ -633,8 +633,7 @@ class SpellSums:
             # Machine integers: no product or difference within the bounds can overflow.
             # Compiled, a tagged int's product with an epoch start is a generic call.
             return self.offsets + float(self.points - i64(start) * self.spells)
-        # float(): pure Python, offsets read from two int 0s are the int 0
-        return float(self.offsets + (int(self.points) - start * int(self.spells)))
+        return _spell_seconds((self.offsets, int(self.points), int(self.spells)), start)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

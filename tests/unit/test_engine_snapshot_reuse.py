@@ -33,18 +33,13 @@ def _scribble(value: Any) -> None:
         value["added"] = 1
 
 
+def _event(kind: str, number: int, ts: float, prefix: str = "v", **fields: Any) -> bytes:
+    return orjson.dumps({"type": kind, "event_id": f"{prefix}{number}", "ts": ts, **fields})
+
+
 def _agent_state(number: int, ts: float, state: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "agent.state",
-            "event_id": f"late{number}",
-            "ts": ts,
-            "agent_id": "a0",
-            "state": state,
-            "queues": ["sales", "support"],
-            "team": "t0",
-        }
-    )
+    fields = {"agent_id": "a0", "state": state, "queues": ["sales", "support"], "team": "t0"}
+    return _event("agent.state", number, ts, prefix="late", **fields)
 
 
 def test_a_changed_snapshot_changes_no_later_one() -> None:
@@ -73,15 +68,7 @@ def test_agent_counts_that_change_between_snapshots_show() -> None:
 
 
 def _call(number: int, ts: float, queue: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "call.offered",
-            "event_id": f"call{number}",
-            "ts": ts,
-            "call_id": f"x{number}",
-            "queue": queue,
-        }
-    )
+    return _event("call.offered", number, ts, prefix="call", call_id=f"x{number}", queue=queue)
 
 
 def test_a_scope_s_agents_calls_and_windows_show_once_they_appear() -> None:
@@ -93,16 +80,15 @@ def test_a_scope_s_agents_calls_and_windows_show_once_they_appear() -> None:
     as_of = START + 5.0
     more = [
         _call(1, START + 6.0, "sales"),
-        orjson.dumps(
-            {
-                "type": "agent.state",
-                "event_id": "lobby0",
-                "ts": START + 7.0,
-                "agent_id": "a9",
-                "state": "on_call",
-                "queues": ["lobby"],
-                "team": "t9",
-            }
+        _event(
+            "agent.state",
+            0,
+            START + 7.0,
+            prefix="lobby",
+            agent_id="a9",
+            state="on_call",
+            queues=["lobby"],
+            team="t9",
         ),
         _call(2, START + 31.0, "sales"),
     ]
@@ -118,10 +104,6 @@ def test_a_scope_s_agents_calls_and_windows_show_once_they_appear() -> None:
         assert wanted["teams"] == {
             name: full["teams"][name] for name in full["teams"] if name == "t9"
         }
-
-
-def _event(kind: str, number: int, ts: float, **fields: Any) -> bytes:
-    return orjson.dumps({"type": kind, "event_id": f"v{number}", "ts": ts, **fields})
 
 
 def _same_scopes(
